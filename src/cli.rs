@@ -1,0 +1,238 @@
+//! The command line, as clap derive types only: no I/O and no logic, so
+//! that tests and the completion and man-page generators can call
+//! `Cli::command()`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tokenctl",
+    version,
+    about = "Create, list, rotate, verify and revoke API tokens kept in a local SQLite store",
+    after_help = "Exit codes: 0 ok, 1 runtime failure, 2 usage error, 3 not found, \
+                  4 conflict, 5 verification failed, 6 aborted."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// The store [default: <data dir>/tokenctl/tokens.db]
+    #[arg(long, env = "TOKENCTL_DB", global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+
+    /// The account the command acts for [default: the login name]
+    #[arg(
+        short = 'u',
+        long,
+        env = "TOKENCTL_USER",
+        global = true,
+        value_name = "ACCOUNT"
+    )]
+    pub user: Option<String>,
+
+    /// Output format
+    #[arg(
+        short = 'o',
+        long,
+        env = "TOKENCTL_OUTPUT",
+        global = true,
+        value_enum,
+        default_value_t = OutputFormat::Table
+    )]
+    pub output: OutputFormat,
+
+    /// Answer yes to every confirmation
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+
+    /// Colour in tables and messages (NO_COLOR is honoured under auto)
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, list, edit, revoke and verify tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; its plaintext is shown once
+    Create(CreateArgs),
+    /// List the account's live tokens
+    List(ListArgs),
+    /// Show every field of one token
+    Show(ShowArgs),
+    /// Change a token's name, privileges, expiry, allow-list or note
+    Edit(EditArgs),
+    /// Revoke tokens: they stop verifying at once
+    Revoke(RevokeArgs),
+    /// Revoke every live token that passes the filters
+    RevokeAll(RevokeAllArgs),
+    /// Check a token read from TOKENCTL_TOKEN or stdin (never from argv)
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Token name: 1 to 50 of A-Z a-z 0-9 - _
+    pub name: String,
+
+    /// never, a date (23:59:59 local), an RFC 3339 time, or a duration such as 90d [default: 365d]
+    #[arg(long, value_name = "WHEN")]
+    pub expires: Option<String>,
+
+    /// A privilege, or a comma list; repeatable [default: the account's]
+    #[arg(long, value_name = "ACL")]
+    pub acl: Vec<String>,
+
+    /// Only accept the token from this address or CIDR block; repeatable
+    #[arg(long, value_name = "NET")]
+    pub allow_ip: Vec<String>,
+
+    /// A free-text note
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+}
+
+/// The filters `list` shares with `revoke-all`, so that `list` with them
+/// shows exactly what `revoke-all` would take.
+#[derive(Debug, Args)]
+pub struct SelectionArgs {
+    /// Only expired tokens
+    #[arg(long)]
+    pub expired: bool,
+
+    /// Only tokens whose Last Used (or Created, if never used) is older than DUR
+    #[arg(long, value_name = "DUR")]
+    pub unused_for: Option<String>,
+
+    /// Only names matching this shell glob (* ? [...]), case-sensitive
+    #[arg(long = "match", value_name = "GLOB")]
+    pub name_glob: Option<String>,
+
+    /// Every account's tokens, not only the acting account's
+    #[arg(long)]
+    pub all_accounts: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only names containing TEXT (case-insensitive)
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+
+    /// Include revoked tokens
+    #[arg(long)]
+    pub all: bool,
+
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Name of a live token, or id of any of the account's tokens
+    pub token: String,
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// Name of a live token, or its id
+    pub token: String,
+
+    /// Rename the token
+    #[arg(long, value_name = "NAME")]
+    pub new_name: Option<String>,
+
+    /// Replace the privileges (comma list; repeatable)
+    #[arg(long, value_name = "ACL")]
+    pub acl: Vec<String>,
+
+    /// Add privileges (after --acl)
+    #[arg(long, value_name = "ACL")]
+    pub add_acl: Vec<String>,
+
+    /// Remove privileges (after --add-acl)
+    #[arg(long, value_name = "ACL")]
+    pub remove_acl: Vec<String>,
+
+    /// New expiry: never, a date, an RFC 3339 time, or a duration from now
+    #[arg(long, value_name = "WHEN")]
+    pub expires: Option<String>,
+
+    /// Replace the IP allow-list; repeatable
+    #[arg(long, value_name = "NET", conflicts_with = "clear_allow_ip")]
+    pub allow_ip: Vec<String>,
+
+    /// Remove the IP allow-list
+    #[arg(long)]
+    pub clear_allow_ip: bool,
+
+    /// Replace the note ("" removes it)
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// Names of live tokens, or ids
+    #[arg(required = true)]
+    pub tokens: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeAllArgs {
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+
+    /// Show what would be revoked, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A privilege the token must grant (comma list; repeatable)
+    #[arg(long, value_name = "ACL")]
+    pub acl: Vec<String>,
+
+    /// The client's address, checked against the token's allow-list
+    #[arg(long, value_name = "ADDR")]
+    pub ip: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

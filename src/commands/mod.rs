@@ -1,0 +1,212 @@
+//! One module per command group. Each takes parsed arguments and a
+//! `Context`, calls the store, and hands results to `output`.
+
+pub mod token;
+
+use std::ffi::CStr;
+use std::io::{self, IsTerminal};
+use std::path::PathBuf;
+
+use anyhow::Result;
+use rusqlite::{Connection, Transaction};
+
+use crate::cli::{Cli, Command, OutputFormat};
+use crate::error::{Error, Kind};
+use crate::model::{Account, Event};
+use crate::output::Style;
+use crate::store::{self, Store};
+use crate::ui::{self, Messages};
+use crate::values;
+
+/// Everything a command needs besides its own arguments, resolved once.
+pub struct Context {
+    pub db: PathBuf,
+    user: Option<String>,
+    pub yes: bool,
+    /// We may prompt: all three streams are terminals and output is a table.
+    pub interactive: bool,
+    pub style: Style,
+    pub msg: Messages,
+    /// "Now" for the whole command, Unix seconds.
+    pub now: i64,
+}
+
+pub fn run(cli: Cli, msg: Messages) -> Result<()> {
+    let ctx = Context::new(&cli, msg)?;
+    match cli.command {
+        Command::Token(cmd) => token::run(&ctx, cmd),
+    }
+}
+
+impl Context {
+    fn new(cli: &Cli, msg: Messages) -> Result<Context> {
+        let g = &cli.global;
+        let db = match &g.db {
+            Some(path) => path.clone(),
+            None => default_store_path()?,
+        };
+        let stdout_terminal = io::stdout().is_terminal();
+        Ok(Context {
+            db,
+            user: g.user.clone(),
+            yes: g.yes,
+            interactive: g.output == OutputFormat::Table && ui::all_terminals(),
+            style: Style {
+                format: g.output,
+                color: ui::use_color(g.color, stdout_terminal),
+                terminal: stdout_terminal,
+            },
+            msg,
+            now: chrono::Utc::now().timestamp(),
+        })
+    }
+
+    /// The acting account's name: `-u`, `TOKENCTL_USER`, then the login name.
+    pub fn user(&self) -> Result<String> {
+        let name = self
+            .user
+            .clone()
+            .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
+            .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
+            .ok_or_else(|| {
+                Error::usage("cannot tell which account to act for")
+                    .with_hint("pass -u ACCOUNT or set TOKENCTL_USER")
+            })?;
+        values::account_name(&name)?;
+        Ok(name)
+    }
+
+    /// The store if it exists; never creates one.
+    pub fn open_existing(&self) -> Result<Option<Store>> {
+        Store::open_existing(&self.db)
+    }
+
+    pub fn open_or_create(&self) -> Result<Store> {
+        Store::open_or_create(&self.db)
+    }
+
+    pub fn now_utc(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp(self.now, 0).unwrap_or_default()
+    }
+
+    pub fn format(&self) -> OutputFormat {
+        self.style.format
+    }
+
+    /// An audit event stamped with this command's time and actor.
+    pub fn event(&self, action: &str, account: &str) -> Event {
+        Event {
+            at: self.now,
+            actor: actor(),
+            action: action.to_string(),
+            account: account.to_string(),
+            token_id: None,
+            token_name: None,
+            detail: None,
+        }
+    }
+
+    /// Runs `f` in one write transaction as the acting account. On a store
+    /// that has never had an account, the account is first created with
+    /// `all`, in the same transaction, so a refused command bootstraps
+    /// nothing.
+    pub fn write_as_account<T>(
+        &self,
+        store: &mut Store,
+        f: impl FnOnce(&Transaction, &Account) -> Result<T>,
+    ) -> Result<T> {
+        let user = self.user()?;
+        let (value, bootstrapped) = store.write(|tx| {
+            let (account, bootstrapped) = match store::find_account(tx, &user)? {
+                Some(account) => (account, false),
+                None if !store::is_bootstrapped(tx)? => (self.bootstrap(tx, &user)?, true),
+                None => return Err(unknown_account(&user).into()),
+            };
+            Ok((f(tx, &account)?, bootstrapped))
+        })?;
+        if bootstrapped {
+            self.msg.note(&format!(
+                "created account '{user}' with privilege 'all' (first use of {})",
+                self.db.display()
+            ));
+        }
+        Ok(value)
+    }
+
+    fn bootstrap(&self, tx: &Transaction, user: &str) -> Result<Account> {
+        let account = store::insert_account(tx, user, &[values::ALL.to_string()], self.now)?;
+        store::mark_bootstrapped(tx, self.now)?;
+        let mut event = self.event("account-add", user);
+        event.detail = Some("acls=all (first use of the store)".into());
+        store::record_event(tx, &event)?;
+        Ok(account)
+    }
+
+    /// The acting account for a read. `Ok(None)` on a store that has never
+    /// had an account (nothing to show yet).
+    pub fn read_account(&self, conn: &Connection) -> Result<Option<Account>> {
+        let user = self.user()?;
+        match store::find_account(conn, &user)? {
+            Some(account) => Ok(Some(account)),
+            None if !store::is_bootstrapped(conn)? => Ok(None),
+            None => Err(unknown_account(&user).into()),
+        }
+    }
+
+    /// For destructive commands: asks on a terminal, else requires --yes.
+    pub fn confirm(&self, question: &str) -> Result<()> {
+        if self.yes {
+            return Ok(());
+        }
+        if !self.interactive {
+            return Err(Error::new(Kind::Aborted, "this command needs confirmation")
+                .with_hint("pass --yes to confirm without a terminal")
+                .into());
+        }
+        if ui::ask(question, false)? {
+            Ok(())
+        } else {
+            Err(Error::new(Kind::Aborted, "aborted; nothing was changed").into())
+        }
+    }
+}
+
+pub fn unknown_account(name: &str) -> Error {
+    Error::not_found(format!("no account named '{name}'")).with_hint(format!(
+        "create it with: tokenctl account add {name} --acl PRIVILEGE, or pick another with -u"
+    ))
+}
+
+fn default_store_path() -> Result<PathBuf> {
+    let dirs = directories::BaseDirs::new().ok_or_else(|| {
+        Error::usage("cannot find a data folder for the default store (HOME is not set)")
+            .with_hint("pass --db PATH or set TOKENCTL_DB")
+    })?;
+    Ok(dirs.data_dir().join("tokenctl").join("tokens.db"))
+}
+
+/// Who made a change, for the audit trail: the OS user of the real uid,
+/// and the sudo caller when there is one. Not an account name.
+fn actor() -> String {
+    let uid = unsafe { libc::getuid() };
+    let name = user_name(uid).unwrap_or_else(|| format!("uid {uid}"));
+    match std::env::var("SUDO_USER") {
+        Ok(sudo) if !sudo.is_empty() && sudo != name => format!("{name} (sudo: {sudo})"),
+        _ => name,
+    }
+}
+
+fn user_name(uid: libc::uid_t) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes into `pwd` and `buf`, both owned here and
+    // large enough by construction; `result` is non-null only on success.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: on success pw_name points to a NUL-terminated string in `buf`.
+    let name = unsafe { CStr::from_ptr(pwd.pw_name) };
+    Some(name.to_string_lossy().into_owned())
+}

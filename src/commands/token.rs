@@ -1,0 +1,716 @@
+//! `tokenctl token ...`: create, list, show, edit, revoke, revoke-all, verify.
+
+use std::io::{self, IsTerminal, Read};
+use std::net::IpAddr;
+
+use anyhow::Result;
+use rusqlite::Connection;
+use serde::Serialize;
+
+use super::Context;
+use crate::cli::{
+    CreateArgs, EditArgs, ListArgs, OutputFormat, RevokeAllArgs, RevokeArgs, SelectionArgs,
+    ShowArgs, TokenCommand, VerifyArgs,
+};
+use crate::error::{Error, Kind};
+use crate::model::{Account, Status, Token};
+use crate::output::{self, IssuedView, Style, TokenView};
+use crate::store::{self, Store, TokenQuery};
+use crate::{token, ui, values};
+
+/// A token's lifetime when `--expires` is not given.
+const DEFAULT_LIFETIME: i64 = 365 * 86_400;
+/// The longest token `verify` reads; anything longer is malformed.
+const MAX_TOKEN_INPUT: usize = 1024;
+
+pub fn run(ctx: &Context, cmd: TokenCommand) -> Result<()> {
+    match cmd {
+        TokenCommand::Create(args) => create(ctx, args),
+        TokenCommand::List(args) => list(ctx, args),
+        TokenCommand::Show(args) => show(ctx, args),
+        TokenCommand::Edit(args) => edit(ctx, args),
+        TokenCommand::Revoke(args) => revoke(ctx, args),
+        TokenCommand::RevokeAll(args) => revoke_all(ctx, args),
+        TokenCommand::Verify(args) => verify(ctx, args),
+    }
+}
+
+fn create(ctx: &Context, args: CreateArgs) -> Result<()> {
+    // Every value is checked before the store is opened (or created).
+    values::token_name(&args.name)?;
+    let requested_acls = match args.acl.is_empty() {
+        true => None,
+        false => Some(values::normalize_acls(values::privileges(&args.acl)?)),
+    };
+    let expires_at = match &args.expires {
+        Some(when) => values::expiry(when, ctx.now_utc())?,
+        None => Some(ctx.now + DEFAULT_LIFETIME),
+    };
+    let allow_ips = values::networks(&args.allow_ip)?;
+    let note = args.note.filter(|n| !n.is_empty());
+
+    // argon2 runs here, before the write lock is taken.
+    let new = token::generate()?;
+    let secret_hash = token::hash_secret(&new.secret)?;
+
+    let mut store = ctx.open_or_create()?;
+    let created = ctx.write_as_account(&mut store, |tx, account| {
+        if account.suspended {
+            return Err(suspended(account).into());
+        }
+        let acls = requested_acls.unwrap_or_else(|| account.acls.clone());
+        check_within_account(account, &acls)?;
+        if store::live_name_taken(tx, account.id, &args.name, None)? {
+            return Err(name_taken(&args.name, &account.name).into());
+        }
+        // Ids are random; on the rare collision, draw another.
+        let mut id = new.id.clone();
+        while store::token_id_taken(tx, &id)? {
+            id = token::generate_id()?;
+        }
+        let t = Token {
+            id,
+            account_id: account.id,
+            account: account.name.clone(),
+            name: args.name.clone(),
+            secret_hash,
+            prev_secret_hash: None,
+            prev_valid_until: None,
+            acls,
+            allow_ips,
+            note,
+            created_at: ctx.now,
+            expires_at,
+            last_used_at: None,
+            last_used_ip: None,
+            disabled_at: None,
+            revoked_at: None,
+        };
+        store::insert_token(tx, &t)?;
+        let mut event = token_event(ctx, "create", &t);
+        event.detail = Some(format!(
+            "acls={}; expires={}",
+            t.acls.join(","),
+            t.expires_at.map_or("never".into(), output::utc)
+        ));
+        store::record_event(tx, &event)?;
+        Ok(t)
+    })?;
+    let plaintext = token::assemble(&created.id, &new.secret);
+    show_issued(ctx, &created, &plaintext)
+}
+
+/// Shows a new plaintext exactly once, after it is committed: a bare line
+/// for scripts, an object for JSON/YAML, and on a terminal the details and
+/// a confirmation that it was saved.
+fn show_issued(ctx: &Context, t: &Token, plaintext: &str) -> Result<()> {
+    if ctx.format() != OutputFormat::Table {
+        let view = IssuedView {
+            token: TokenView::new(t, ctx.now),
+            plaintext,
+        };
+        output::structured(ctx.format(), &view)?;
+        return Ok(());
+    }
+    if !ctx.interactive {
+        // `T=$(tokenctl token create ci)` gets the token and nothing else.
+        output::line(plaintext)?;
+        let plain = Style {
+            color: false,
+            terminal: false,
+            ..ctx.style
+        };
+        ctx.msg
+            .text(&output::token_details_table(plain, t, ctx.now).to_string());
+        ctx.msg
+            .warn("this token will not be shown again; store it somewhere safe now");
+        return Ok(());
+    }
+    loop {
+        output::line("")?;
+        output::line(plaintext)?;
+        output::line("")?;
+        output::token_details(ctx.style, t, ctx.now)?;
+        ctx.msg
+            .warn("this token will not be shown again; copy it somewhere safe now");
+        if ctx.yes || ui::ask("Yes, I saved my token", false)? {
+            return Ok(());
+        }
+    }
+}
+
+/// The filters shared by `list` and `revoke-all`, as a store query.
+fn selection_query<'a>(
+    ctx: &Context,
+    sel: &SelectionArgs,
+    name_glob: Option<&'a glob::Pattern>,
+    account: Option<&Account>,
+) -> Result<TokenQuery<'a>> {
+    let unused_since = match &sel.unused_for {
+        Some(dur) => Some(ctx.now - values::duration(dur)?),
+        None => None,
+    };
+    Ok(TokenQuery {
+        account_id: account.map(|a| a.id),
+        expired_at: sel.expired.then_some(ctx.now),
+        unused_since,
+        name_glob,
+        ..TokenQuery::default()
+    })
+}
+
+/// Checks the selection flags' values before any store access.
+fn parse_glob(sel: &SelectionArgs) -> Result<Option<glob::Pattern>> {
+    if let Some(dur) = &sel.unused_for {
+        values::duration(dur)?;
+    }
+    Ok(sel.name_glob.as_deref().map(values::glob).transpose()?)
+}
+
+/// The acting account for a selection, or `None` for every account.
+/// `Ok(Err(()))` when there is nothing to select from yet.
+fn selection_account(
+    ctx: &Context,
+    conn: &Connection,
+    sel: &SelectionArgs,
+) -> Result<Result<Option<Account>, ()>> {
+    if sel.all_accounts {
+        return Ok(Ok(None));
+    }
+    Ok(ctx.read_account(conn)?.map(Some).ok_or(()))
+}
+
+fn list(ctx: &Context, args: ListArgs) -> Result<()> {
+    let glob = parse_glob(&args.selection)?;
+    let tokens = match ctx.open_existing()? {
+        None => Vec::new(),
+        Some(store) => match selection_account(ctx, store.conn(), &args.selection)? {
+            Err(()) => Vec::new(),
+            Ok(account) => {
+                let mut query =
+                    selection_query(ctx, &args.selection, glob.as_ref(), account.as_ref())?;
+                query.include_revoked = args.all;
+                query.search = args.search.as_deref();
+                store::list_tokens(store.conn(), &query)?
+            }
+        },
+    };
+    print_tokens(ctx, &tokens, args.selection.all_accounts)
+}
+
+fn print_tokens(ctx: &Context, tokens: &[Token], all_accounts: bool) -> Result<()> {
+    match ctx.format() {
+        OutputFormat::Table if tokens.is_empty() => ctx.msg.text("no tokens"),
+        OutputFormat::Table => output::token_table(ctx.style, tokens, ctx.now, all_accounts)?,
+        format => {
+            let views: Vec<TokenView> = tokens.iter().map(|t| TokenView::new(t, ctx.now)).collect();
+            output::structured(format, &views)?;
+        }
+    }
+    Ok(())
+}
+
+fn print_token(ctx: &Context, t: &Token) -> Result<()> {
+    match ctx.format() {
+        OutputFormat::Table => output::token_details(ctx.style, t, ctx.now)?,
+        format => output::structured(format, &TokenView::new(t, ctx.now))?,
+    }
+    Ok(())
+}
+
+fn show(ctx: &Context, args: ShowArgs) -> Result<()> {
+    let store = ctx.open_existing()?;
+    let t = match &store {
+        Some(store) => match ctx.read_account(store.conn())? {
+            Some(account) => store::resolve_token(store.conn(), account.id, &args.token)?,
+            None => None,
+        },
+        None => None,
+    };
+    let t = t.ok_or_else(|| token_not_found(ctx, &args.token))?;
+    print_token(ctx, &t)
+}
+
+fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
+    let changes_acls =
+        !(args.acl.is_empty() && args.add_acl.is_empty() && args.remove_acl.is_empty());
+    let changes_ips = !args.allow_ip.is_empty() || args.clear_allow_ip;
+    if args.new_name.is_none()
+        && !changes_acls
+        && args.expires.is_none()
+        && !changes_ips
+        && args.note.is_none()
+    {
+        return Err(Error::usage("nothing to change")
+            .with_hint("give at least one of --new-name, --acl, --add-acl, --remove-acl, --expires, --allow-ip, --clear-allow-ip, --note")
+            .into());
+    }
+    if let Some(name) = &args.new_name {
+        values::token_name(name)?;
+    }
+    let replace_acls = match args.acl.is_empty() {
+        true => None,
+        false => Some(values::privileges(&args.acl)?),
+    };
+    let add_acls = values::privileges(&args.add_acl)?;
+    let remove_acls = values::privileges(&args.remove_acl)?;
+    let expires_at = match &args.expires {
+        Some(when) => Some(values::expiry(when, ctx.now_utc())?),
+        None => None,
+    };
+    let allow_ips = match changes_ips {
+        true => Some(values::networks(&args.allow_ip)?),
+        false => None,
+    };
+
+    let mut store = existing_store_or_not_found(ctx, &args.token)?;
+    let updated = ctx.write_as_account(&mut store, |tx, account| {
+        let old = resolve_live(ctx, tx, account, &args.token, "edited")?;
+        let mut t = old.clone();
+        let mut changes = Vec::new();
+
+        if let Some(name) = &args.new_name {
+            if *name != t.name {
+                if store::live_name_taken(tx, account.id, name, Some(&t.id))? {
+                    return Err(name_taken(name, &account.name).into());
+                }
+                changes.push(format!("name {} -> {name}", t.name));
+                t.name = name.clone();
+            }
+        }
+        if changes_acls {
+            let mut acls = replace_acls.clone().unwrap_or_else(|| t.acls.clone());
+            acls.extend(add_acls.iter().cloned());
+            let mut acls = values::normalize_acls(acls);
+            acls.retain(|a| !remove_acls.contains(a));
+            if acls.is_empty() {
+                return Err(Error::usage("a token needs at least one privilege")
+                    .with_hint("keep one privilege, or revoke the token instead")
+                    .into());
+            }
+            check_within_account(account, &acls)?;
+            if acls != t.acls {
+                changes.push(format!("acls {} -> {}", t.acls.join(","), acls.join(",")));
+                t.acls = acls;
+            }
+        }
+        if let Some(at) = expires_at {
+            if at != t.expires_at {
+                let show = |v: Option<i64>| v.map_or("never".into(), output::utc);
+                changes.push(format!("expires {} -> {}", show(t.expires_at), show(at)));
+                t.expires_at = at;
+            }
+        }
+        if let Some(ips) = &allow_ips {
+            if *ips != t.allow_ips {
+                let show = |v: &[String]| {
+                    if v.is_empty() {
+                        "any".into()
+                    } else {
+                        v.join(",")
+                    }
+                };
+                changes.push(format!("allow_ips {} -> {}", show(&t.allow_ips), show(ips)));
+                t.allow_ips = ips.clone();
+            }
+        }
+        if let Some(note) = &args.note {
+            let note = Some(note.clone()).filter(|n| !n.is_empty());
+            if note != t.note {
+                changes.push("note changed".into());
+                t.note = note;
+            }
+        }
+        if !changes.is_empty() {
+            store::update_token(tx, &t)?;
+            let mut event = token_event(ctx, "edit", &t);
+            event.detail = Some(changes.join("; "));
+            store::record_event(tx, &event)?;
+        }
+        Ok(t)
+    })?;
+    print_token(ctx, &updated)
+}
+
+fn revoke(ctx: &Context, args: RevokeArgs) -> Result<()> {
+    let first = args.tokens.first().map(String::as_str).unwrap_or_default();
+    let mut store = existing_store_or_not_found(ctx, first)?;
+
+    // Resolve every name first: one unknown name and nothing is revoked,
+    // and nothing is asked.
+    let mut targets: Vec<Token> = Vec::new();
+    if let Some(account) = ctx.read_account(store.conn())? {
+        for name in &args.tokens {
+            let t = store::resolve_token(store.conn(), account.id, name)?
+                .ok_or_else(|| token_not_found(ctx, name))?;
+            if !targets.iter().any(|o| o.id == t.id) {
+                targets.push(t);
+            }
+        }
+    } else {
+        return Err(token_not_found(ctx, first).into());
+    }
+    let live: Vec<&Token> = targets.iter().filter(|t| t.revoked_at.is_none()).collect();
+    if !live.is_empty() {
+        let names: Vec<&str> = live.iter().map(|t| t.name.as_str()).collect();
+        ctx.confirm(&format!(
+            "Revoke {} ({})? It stops working at once",
+            plural(live.len(), "token"),
+            names.join(", ")
+        ))?;
+    }
+
+    let revoked = ctx.write_as_account(&mut store, |tx, account| {
+        let mut revoked = Vec::new();
+        for target in &targets {
+            // Re-read under the write lock: another process may have acted.
+            let Some(mut t) = store::resolve_token(tx, account.id, &target.id)? else {
+                return Err(token_not_found(ctx, &target.name).into());
+            };
+            if t.revoked_at.is_some() {
+                continue;
+            }
+            store::revoke_token(tx, &t.id, ctx.now)?;
+            store::record_event(tx, &token_event(ctx, "revoke", &t))?;
+            t.revoked_at = Some(ctx.now);
+            revoked.push(t);
+        }
+        Ok(revoked)
+    })?;
+    print_revoked(ctx, &revoked, None)
+}
+
+fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
+    let glob = parse_glob(&args.selection)?;
+    let Some(mut store) = ctx.open_existing()? else {
+        return print_revoked(ctx, &[], args.dry_run.then_some(&[][..]));
+    };
+    let account = match selection_account(ctx, store.conn(), &args.selection)? {
+        Ok(account) => account,
+        Err(()) => return print_revoked(ctx, &[], args.dry_run.then_some(&[][..])),
+    };
+    let query = selection_query(ctx, &args.selection, glob.as_ref(), account.as_ref())?;
+    let preview = store::list_tokens(store.conn(), &query)?;
+    if args.dry_run {
+        return print_revoked(ctx, &[], Some(&preview));
+    }
+    if preview.is_empty() {
+        return print_revoked(ctx, &[], None);
+    }
+    // What a person approved is what gets revoked: after a prompt, only the
+    // tokens that were listed (and are still selected) are taken.
+    let approved: Option<Vec<String>> = match ctx.yes {
+        true => None,
+        false => {
+            if ctx.interactive {
+                output::token_table(ctx.style, &preview, ctx.now, args.selection.all_accounts)?;
+            }
+            ctx.confirm(&format!(
+                "Revoke these {}? They stop working at once",
+                plural(preview.len(), "token")
+            ))?;
+            Some(preview.iter().map(|t| t.id.clone()).collect())
+        }
+    };
+    let detail = revoke_all_detail(&args.selection);
+    let revoked = store.write(|tx| {
+        let mut selected = store::list_tokens(tx, &query)?;
+        if let Some(approved) = &approved {
+            selected.retain(|t| approved.contains(&t.id));
+        }
+        for t in &mut selected {
+            store::revoke_token(tx, &t.id, ctx.now)?;
+            let mut event = token_event(ctx, "revoke", t);
+            event.detail = Some(detail.clone());
+            store::record_event(tx, &event)?;
+            t.revoked_at = Some(ctx.now);
+        }
+        Ok(selected)
+    })?;
+    print_revoked(ctx, &revoked, None)
+}
+
+fn revoke_all_detail(sel: &SelectionArgs) -> String {
+    let mut parts = vec!["revoke-all".to_string()];
+    if sel.expired {
+        parts.push("--expired".into());
+    }
+    if let Some(d) = &sel.unused_for {
+        parts.push(format!("--unused-for {d}"));
+    }
+    if let Some(g) = &sel.name_glob {
+        parts.push(format!("--match {g}"));
+    }
+    if sel.all_accounts {
+        parts.push("--all-accounts".into());
+    }
+    parts.join(" ")
+}
+
+#[derive(Serialize)]
+struct RevokedView {
+    revoked: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    would_revoke: Option<usize>,
+    tokens: Vec<TokenView>,
+}
+
+/// The outcome of `revoke` and `revoke-all`; `would` is the dry-run
+/// selection.
+fn print_revoked(ctx: &Context, revoked: &[Token], would: Option<&[Token]>) -> Result<()> {
+    let shown = would.unwrap_or(revoked);
+    if ctx.format() != OutputFormat::Table {
+        let view = RevokedView {
+            revoked: revoked.len(),
+            would_revoke: would.map(<[Token]>::len),
+            tokens: shown.iter().map(|t| TokenView::new(t, ctx.now)).collect(),
+        };
+        output::structured(ctx.format(), &view)?;
+        return Ok(());
+    }
+    match would {
+        Some(would) => {
+            if !would.is_empty() {
+                output::token_table(ctx.style, would, ctx.now, true)?;
+            }
+            output::line(&format!(
+                "would revoke {} (dry run)",
+                plural(would.len(), "token")
+            ))?;
+        }
+        None => output::line(&format!("revoked {}", plural(revoked.len(), "token")))?,
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct Verified<'a> {
+    valid: bool,
+    account: &'a str,
+    name: &'a str,
+    id: &'a str,
+    acls: &'a [String],
+    expires: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Rejected {
+    valid: bool,
+    reason: &'static str,
+}
+
+fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
+    let wanted = values::normalize_acls(values::privileges(&args.acl)?);
+    let ip = args.ip.as_deref().map(values::address).transpose()?;
+    let input = read_token_input()?;
+    let checked = check_token(ctx, input.as_deref(), &wanted, ip)?;
+    let t = match checked {
+        Ok(t) => t,
+        Err(reason) => {
+            if ctx.format() != OutputFormat::Table {
+                output::structured(
+                    ctx.format(),
+                    &Rejected {
+                        valid: false,
+                        reason,
+                    },
+                )?;
+            }
+            return Err(Error::new(Kind::VerifyFailed, format!("token rejected: {reason}")).into());
+        }
+    };
+    // The answer does not depend on recording Last Used.
+    if let Err(e) = record_use(ctx, &t, ip) {
+        ctx.msg.warn(&format!("could not record Last Used: {e:#}"));
+    }
+    match ctx.format() {
+        OutputFormat::Table => output::line(&format!(
+            "valid: account {}, token {} ({})",
+            t.account, t.name, t.id
+        ))?,
+        format => output::structured(
+            format,
+            &Verified {
+                valid: true,
+                account: &t.account,
+                name: &t.name,
+                id: &t.id,
+                acls: &t.acls,
+                expires: t.expires_at.map(output::utc),
+            },
+        )?,
+    }
+    Ok(())
+}
+
+fn record_use(ctx: &Context, t: &Token, ip: Option<IpAddr>) -> Result<()> {
+    let mut store =
+        Store::open_existing(&ctx.db)?.ok_or_else(|| Error::runtime("the store disappeared"))?;
+    let ip = ip.map(|ip| ip.to_string());
+    store.write(|tx| Ok(store::record_use(tx, &t.id, ctx.now, ip.as_deref())?))
+}
+
+/// The token to verify: `TOKENCTL_TOKEN` when set and non-empty, else the
+/// first line of stdin. `None` when it cannot be a token (too long, not
+/// UTF-8).
+fn read_token_input() -> Result<Option<String>> {
+    if let Some(value) = std::env::var_os("TOKENCTL_TOKEN").filter(|v| !v.is_empty()) {
+        return Ok(value.into_string().ok().map(|s| s.trim().to_string()));
+    }
+    let stdin = io::stdin();
+    if stdin.is_terminal() {
+        // Not echoed, so it stays off the screen and out of scrollback.
+        let typed = dialoguer::Password::new()
+            .with_prompt("Token")
+            .allow_empty_password(true)
+            .interact()
+            .map_err(|e| Error::runtime(format!("cannot read the token: {e}")))?;
+        return Ok(Some(typed.trim().to_string()).filter(|t| t.len() <= MAX_TOKEN_INPUT));
+    }
+    // Read at most one byte past the limit: a longer line is refused
+    // without reading the rest.
+    let mut buf = Vec::with_capacity(MAX_TOKEN_INPUT + 1);
+    stdin
+        .lock()
+        .take(MAX_TOKEN_INPUT as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::runtime(format!("cannot read the token from stdin: {e}")))?;
+    let line = match buf.iter().position(|&b| b == b'\n') {
+        Some(end) => &buf[..end],
+        None if buf.len() > MAX_TOKEN_INPUT => return Ok(None),
+        None => &buf[..],
+    };
+    Ok(String::from_utf8(line.to_vec())
+        .ok()
+        .map(|s| s.trim().to_string()))
+}
+
+/// SPEC's checks, in SPEC's order. The outer error is a runtime failure;
+/// the inner one the reason a token is refused.
+fn check_token(
+    ctx: &Context,
+    input: Option<&str>,
+    wanted: &[String],
+    ip: Option<IpAddr>,
+) -> Result<Result<Token, &'static str>> {
+    // The checksum is checked before the store is touched.
+    let Some(parsed) = input.and_then(token::parse) else {
+        return Ok(Err("malformed"));
+    };
+    let store = ctx.open_existing()?.ok_or_else(|| {
+        Error::runtime(format!("no store at {}", ctx.db.display()))
+            .with_hint("create a token first, or point --db (or TOKENCTL_DB) at the store")
+    })?;
+    // An unknown id costs no argon2: ids are not secret.
+    let Some(t) = store::token_by_id(store.conn(), parsed.id)? else {
+        return Ok(Err("unknown"));
+    };
+    let in_grace = t.prev_valid_until.is_some_and(|until| ctx.now < until);
+    let matches = token::secret_matches(parsed.secret, &t.secret_hash)
+        || (in_grace
+            && t.prev_secret_hash
+                .as_deref()
+                .is_some_and(|prev| token::secret_matches(parsed.secret, prev)));
+    if !matches {
+        // A wrong secret reads the same as an unknown id.
+        return Ok(Err("unknown"));
+    }
+    match t.status(ctx.now) {
+        Status::Revoked => return Ok(Err("revoked")),
+        Status::Disabled => return Ok(Err("disabled")),
+        Status::Expired => return Ok(Err("expired")),
+        Status::Active => {}
+    }
+    // By id: a deleted account's name may since have been taken again.
+    let Some(account) = store::account_by_id(store.conn(), t.account_id)? else {
+        return Ok(Err("unknown"));
+    };
+    if account.suspended {
+        return Ok(Err("suspended"));
+    }
+    if !values::lacking(&t.acls, wanted).is_empty()
+        || !values::lacking(&account.acls, wanted).is_empty()
+    {
+        return Ok(Err("forbidden"));
+    }
+    if !t.allow_ips.is_empty() && !ip.is_some_and(|ip| values::allowed(&t.allow_ips, ip)) {
+        return Ok(Err("ip"));
+    }
+    Ok(Ok(t))
+}
+
+/// A live token of the account for a change; a revoked one is a conflict.
+fn resolve_live(
+    ctx: &Context,
+    conn: &Connection,
+    account: &Account,
+    name_or_id: &str,
+    verb: &str,
+) -> Result<Token> {
+    let t = store::resolve_token(conn, account.id, name_or_id)?
+        .ok_or_else(|| token_not_found(ctx, name_or_id))?;
+    if t.revoked_at.is_some() {
+        return Err(Error::conflict(format!(
+            "token '{}' ({}) is revoked and cannot be {verb}",
+            t.name, t.id
+        ))
+        .with_hint("create a new token instead")
+        .into());
+    }
+    Ok(t)
+}
+
+fn existing_store_or_not_found(ctx: &Context, name: &str) -> Result<Store> {
+    ctx.open_existing()?
+        .ok_or_else(|| token_not_found(ctx, name).into())
+}
+
+fn token_not_found(ctx: &Context, name: &str) -> Error {
+    let account = ctx.user().unwrap_or_default();
+    Error::not_found(format!("no token '{name}' in account '{account}'"))
+        .with_hint("list tokens with: tokenctl token list --all")
+}
+
+fn name_taken(name: &str, account: &str) -> Error {
+    Error::conflict(format!(
+        "account '{account}' already has a live token named '{name}'"
+    ))
+    .with_hint("pick another name, or revoke the existing token first")
+}
+
+fn suspended(account: &Account) -> Error {
+    Error::runtime(format!("account '{}' is suspended", account.name))
+        .with_hint(format!("tokenctl account unsuspend {}", account.name))
+}
+
+fn check_within_account(account: &Account, acls: &[String]) -> Result<(), Error> {
+    let lacking = values::lacking(&account.acls, acls);
+    if lacking.is_empty() {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "account '{}' lacks the privilege{} {}",
+        account.name,
+        if lacking.len() == 1 { "" } else { "s" },
+        lacking.join(", ")
+    ))
+    .with_hint(format!(
+        "a token can only have its account's privileges ({})",
+        account.acls.join(", ")
+    )))
+}
+
+fn token_event(ctx: &Context, action: &str, t: &Token) -> crate::model::Event {
+    let mut event = ctx.event(action, &t.account);
+    event.token_id = Some(t.id.clone());
+    event.token_name = Some(t.name.clone());
+    event
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}

@@ -1,0 +1,80 @@
+//! tokenctl: API tokens for servers, kept in a local SQLite store.
+//!
+//! The binary is a thin wrapper around [`run`]; the modules below are what
+//! a Rust service would use to check tokens against the same store.
+
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod model;
+pub mod output;
+pub mod store;
+pub mod token;
+pub mod ui;
+pub mod values;
+
+use std::io::{self, IsTerminal};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, ColorChoice};
+use crate::error::Kind;
+use crate::ui::Messages;
+
+/// Parses the command line, runs the command, and turns the outcome into
+/// SPEC's exit code, printing one `error:` line (and a `hint:`) on failure.
+pub fn run() -> ExitCode {
+    // Everything tokenctl creates (the store, its -wal and -shm, backups)
+    // holds credentials: owner-only, whatever the caller's umask.
+    // SAFETY: umask only sets the process file-mode mask.
+    unsafe {
+        libc::umask(0o077);
+    }
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap's own message already starts with "error:" and shows usage.
+            let code = if e.use_stderr() {
+                Kind::Usage.exit_code()
+            } else {
+                0
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let msg = Messages {
+        color: ui::use_color(color_choice(&cli), io::stderr().is_terminal()),
+    };
+    match commands::run(cli, msg) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let (kind, message, hint) = describe(&e);
+            msg.error(&message, hint.as_deref());
+            ExitCode::from(kind.exit_code())
+        }
+    }
+}
+
+fn color_choice(cli: &Cli) -> ColorChoice {
+    cli.global.color
+}
+
+/// The exit kind, one-line message and hint of an error chain: our own
+/// `Error` where there is one, else a runtime failure with its causes.
+fn describe(e: &anyhow::Error) -> (Kind, String, Option<String>) {
+    match e.chain().find_map(|c| c.downcast_ref::<error::Error>()) {
+        Some(err) => (err.kind, err.message.clone(), err.hint.clone()),
+        None => (Kind::Runtime, format!("{e:#}").replace('\n', " "), None),
+    }
+}
+
+/// A closed stdout (`tokenctl token list | head`) is not an error.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+    })
+}

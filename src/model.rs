@@ -1,0 +1,88 @@
+//! The records tokenctl keeps. Times are Unix seconds (UTC).
+
+use std::fmt;
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: i64,
+    pub name: String,
+    pub acls: Vec<String>,
+    pub suspended: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Token {
+    pub id: String,
+    pub account_id: i64,
+    pub account: String,
+    pub name: String,
+    pub secret_hash: String,
+    pub prev_secret_hash: Option<String>,
+    pub prev_valid_until: Option<i64>,
+    pub acls: Vec<String>,
+    pub allow_ips: Vec<String>,
+    pub note: Option<String>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub last_used_ip: Option<String>,
+    pub disabled_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+/// A token's status; the first that applies wins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Revoked,
+    Disabled,
+    Expired,
+    Active,
+}
+
+impl Token {
+    pub fn status(&self, now: i64) -> Status {
+        if self.revoked_at.is_some() {
+            Status::Revoked
+        } else if self.disabled_at.is_some() {
+            Status::Disabled
+        } else if self.is_expired(now) {
+            Status::Expired
+        } else {
+            Status::Active
+        }
+    }
+
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.expires_at.is_some_and(|at| now >= at)
+    }
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Revoked => "revoked",
+            Status::Disabled => "disabled",
+            Status::Expired => "expired",
+            Status::Active => "active",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub account: String,
+    pub token_id: Option<String>,
+    pub token_name: Option<String>,
+    pub detail: Option<String>,
+}

@@ -1,0 +1,228 @@
+//! Rendering for stdout: tables (local time, `never`, WHM-like colours) and
+//! JSON/YAML (RFC 3339 UTC). The serde structs here define the JSON shape
+//! in one place. Nothing here touches the store.
+
+use std::io::{self, Write};
+
+use chrono::{DateTime, Local, TimeZone, Utc};
+use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+use serde::Serialize;
+
+use crate::cli::OutputFormat;
+use crate::model::{Status, Token};
+
+/// How stdout is rendered for this run.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub format: OutputFormat,
+    /// ANSI colour in tables.
+    pub color: bool,
+    /// stdout is a terminal: tables may use its width and box drawing.
+    pub terminal: bool,
+}
+
+/// A token as JSON and YAML show it.
+#[derive(Debug, Serialize)]
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    pub account: String,
+    pub acls: Vec<String>,
+    pub created: String,
+    pub expires: Option<String>,
+    pub last_used: Option<String>,
+    pub last_used_ip: Option<String>,
+    pub allow_ips: Vec<String>,
+    pub note: Option<String>,
+    pub status: &'static str,
+    pub revoked: Option<String>,
+}
+
+impl TokenView {
+    pub fn new(t: &Token, now: i64) -> TokenView {
+        TokenView {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            account: t.account.clone(),
+            acls: t.acls.clone(),
+            created: utc(t.created_at),
+            expires: t.expires_at.map(utc),
+            last_used: t.last_used_at.map(utc),
+            last_used_ip: t.last_used_ip.clone(),
+            allow_ips: t.allow_ips.clone(),
+            note: t.note.clone(),
+            status: t.status(now).as_str(),
+            revoked: t.revoked_at.map(utc),
+        }
+    }
+}
+
+/// A newly created or rotated token: the token fields plus the plaintext.
+#[derive(Debug, Serialize)]
+pub struct IssuedView<'a> {
+    #[serde(flatten)]
+    pub token: TokenView,
+    #[serde(rename = "token")]
+    pub plaintext: &'a str,
+}
+
+/// RFC 3339 in UTC to the second, with `Z`.
+pub fn utc(ts: i64) -> String {
+    DateTime::<Utc>::from_timestamp(ts, 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| ts.to_string())
+}
+
+/// Local time (TZ, else the system zone) for tables.
+pub fn local(ts: i64) -> String {
+    Local
+        .timestamp_opt(ts, 0)
+        .single()
+        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| utc(ts))
+}
+
+fn local_or_never(ts: Option<i64>) -> String {
+    ts.map_or_else(|| "never".to_string(), local)
+}
+
+/// Writes a serialisable value as JSON or YAML.
+pub fn structured<T: Serialize + ?Sized>(format: OutputFormat, value: &T) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    match format {
+        OutputFormat::Yaml => {
+            let text = serde_norway::to_string(value).map_err(io::Error::other)?;
+            out.write_all(text.as_bytes())?;
+        }
+        OutputFormat::Json | OutputFormat::Table => {
+            serde_json::to_writer_pretty(&mut out, value).map_err(io::Error::other)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush()
+}
+
+/// One line of text on stdout.
+pub fn line(text: &str) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush()
+}
+
+fn new_table(style: Style) -> Table {
+    let mut table = Table::new();
+    if style.terminal {
+        table
+            .load_style(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic);
+    } else {
+        // A fixed, plain layout for logs, mail and pipes.
+        table
+            .load_style(presets::ASCII_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Disabled)
+            .force_no_tty();
+    }
+    if style.color {
+        table.enforce_styling();
+    }
+    table
+}
+
+/// The colour WHM's token list would give: expired red, expiring within
+/// 24 hours yellow, revoked and disabled dim.
+fn status_color(t: &Token, now: i64) -> Option<Color> {
+    match t.status(now) {
+        Status::Revoked | Status::Disabled => Some(Color::DarkGrey),
+        Status::Expired => Some(Color::Red),
+        Status::Active if t.expires_at.is_some_and(|at| at - now < 86_400) => Some(Color::Yellow),
+        Status::Active => None,
+    }
+}
+
+fn cell(text: impl Into<String>, color: Option<Color>) -> Cell {
+    let cell = Cell::new(text.into());
+    match color {
+        Some(c) => cell.fg(c),
+        None => cell,
+    }
+}
+
+/// The token list: Name, Created, Expires, Last Used, ACLs, Status (with
+/// Account first for every account's tokens).
+pub fn token_table(style: Style, tokens: &[Token], now: i64, with_account: bool) -> io::Result<()> {
+    let mut table = new_table(style);
+    let mut header = vec!["Name", "Created", "Expires", "Last Used", "ACLs", "Status"];
+    if with_account {
+        header.insert(0, "Account");
+    }
+    table.set_header(header);
+    for t in tokens {
+        let color = status_color(t, now).filter(|_| style.color);
+        let mut row = vec![
+            cell(&t.name, color),
+            cell(local(t.created_at), color),
+            cell(local_or_never(t.expires_at), color),
+            cell(local_or_never(t.last_used_at), color),
+            cell(t.acls.join(","), color),
+            cell(t.status(now).as_str(), color),
+        ];
+        if with_account {
+            row.insert(0, cell(&t.account, color));
+        }
+        table.add_row(row);
+    }
+    let mut out = io::stdout().lock();
+    writeln!(out, "{table}")?;
+    out.flush()
+}
+
+/// Every field of one token, one per row.
+pub fn token_details(style: Style, t: &Token, now: i64) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{}", token_details_table(style, t, now))?;
+    out.flush()
+}
+
+pub fn token_details_table(style: Style, t: &Token, now: i64) -> Table {
+    let mut table = new_table(style);
+    let color = status_color(t, now).filter(|_| style.color);
+    let or_none = |v: &[String]| {
+        if v.is_empty() {
+            "any".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let rows: [(&str, Cell); 12] = [
+        ("Name", Cell::new(&t.name)),
+        ("ID", Cell::new(&t.id)),
+        ("Account", Cell::new(&t.account)),
+        ("Status", cell(t.status(now).as_str(), color)),
+        ("ACLs", Cell::new(t.acls.join(", "))),
+        ("Created", Cell::new(local(t.created_at))),
+        ("Expires", cell(local_or_never(t.expires_at), color)),
+        ("Last Used", Cell::new(local_or_never(t.last_used_at))),
+        (
+            "Last Used IP",
+            Cell::new(t.last_used_ip.as_deref().unwrap_or("-")),
+        ),
+        ("Allowed IPs", Cell::new(or_none(&t.allow_ips))),
+        ("Note", Cell::new(t.note.as_deref().unwrap_or("-"))),
+        ("Revoked", Cell::new(t.revoked_at.map_or("-".into(), local))),
+    ];
+    for (label, value) in rows {
+        table.add_row(vec![Cell::new(label), value]);
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_times_are_rfc3339_with_z() {
+        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(utc(1_795_471_805), "2026-11-23T22:10:05Z");
+    }
+}

@@ -1,0 +1,74 @@
+//! Queries on accounts. Deleted accounts keep their row (their revoked
+//! tokens point at it) and are invisible to every query here.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::{from_json, to_json};
+use crate::model::Account;
+
+const COLUMNS: &str = "id, name, acls, suspended, created_at";
+
+fn account_from_row(row: &Row) -> rusqlite::Result<Account> {
+    Ok(Account {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        acls: from_json(&row.get::<_, String>(2)?)?,
+        suspended: row.get(3)?,
+        created_at: row.get(4)?,
+    })
+}
+
+/// The live account with this name.
+pub fn find_account(conn: &Connection, name: &str) -> rusqlite::Result<Option<Account>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM accounts WHERE name = ?1 AND deleted_at IS NULL"
+    ))?
+    .query_row([name], account_from_row)
+    .optional()
+}
+
+/// The live account with this id.
+pub fn account_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Account>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM accounts WHERE id = ?1 AND deleted_at IS NULL"
+    ))?
+    .query_row([id], account_from_row)
+    .optional()
+}
+
+pub fn insert_account(
+    conn: &Connection,
+    name: &str,
+    acls: &[String],
+    now: i64,
+) -> rusqlite::Result<Account> {
+    conn.execute(
+        "INSERT INTO accounts (name, acls, created_at) VALUES (?1, ?2, ?3)",
+        params![name, to_json(acls), now],
+    )?;
+    Ok(Account {
+        id: conn.last_insert_rowid(),
+        name: name.to_string(),
+        acls: acls.to_vec(),
+        suspended: false,
+        created_at: now,
+    })
+}
+
+/// Whether the store has ever had an account. Bootstrap happens once per
+/// store, so this is a flag rather than a count of accounts.
+pub fn is_bootstrapped(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'bootstrapped')",
+        [],
+        |row| row.get(0),
+    )
+}
+
+pub fn mark_bootstrapped(conn: &Connection, now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT OR IGNORE INTO meta (key, value) VALUES ('bootstrapped', ?1)",
+        [now.to_string()],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! The only module that speaks SQL: opening the store safely, migrations,
+//! and the queries the commands need.
+
+mod accounts;
+mod events;
+mod schema;
+mod tokens;
+
+pub use accounts::*;
+pub use events::*;
+pub use tokens::*;
+
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::error::Error;
+
+const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
+/// How long a command waits for another process's write to finish.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// What is at the store's path before we open it.
+enum Found {
+    Nothing,
+    /// A file with no schema yet (zero bytes, or an empty SQLite database).
+    Empty,
+    Store,
+}
+
+impl Store {
+    /// Opens an existing store without ever creating one. `Ok(None)` when
+    /// there is no store at `path` yet.
+    pub fn open_existing(path: &Path) -> anyhow::Result<Option<Store>> {
+        match inspect(path)? {
+            Found::Nothing => return Ok(None),
+            Found::Empty | Found::Store => {}
+        }
+        let store = Store::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        if store.schema_version()? == 0 {
+            return Ok(None);
+        }
+        Ok(Some(store))
+    }
+
+    /// Opens the store, creating it (folder 0700, file 0600) and bringing
+    /// its schema up to date as needed.
+    pub fn open_or_create(path: &Path) -> anyhow::Result<Store> {
+        if let Found::Nothing = inspect(path)? {
+            create_file(path)?;
+        }
+        let mut store = Store::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    fn connect(path: &Path, flags: OpenFlags) -> anyhow::Result<Store> {
+        let flags = flags | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .with_context(|| format!("cannot open the store {}", path.display()))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.check_identity()?;
+        // WAL lets readers (verify, list) run while a writer commits;
+        // synchronous=FULL makes a committed revoke survive a power cut.
+        store
+            .conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
+            .map_err(|e| store_error(path, e))?;
+        store.conn.pragma_update(None, "synchronous", "FULL")?;
+        store.conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(store)
+    }
+
+    /// Refuses another program's SQLite file, or a store written by a newer
+    /// tokenctl, before anything is written to it.
+    fn check_identity(&self) -> anyhow::Result<()> {
+        let read = |pragma: &str| -> anyhow::Result<i64> {
+            self.conn
+                .pragma_query_value(None, pragma, |row| row.get(0))
+                .map_err(|e| store_error(&self.path, e))
+        };
+        let app_id = read("application_id")?;
+        let version = read("user_version")?;
+        let objects: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
+            .map_err(|e| store_error(&self.path, e))?;
+        let fresh = app_id == 0 && version == 0 && objects == 0;
+        if !fresh && app_id != schema::APPLICATION_ID {
+            return Err(not_a_store(&self.path).into());
+        }
+        if version > schema::MIGRATIONS.len() as i64 {
+            return Err(Error::runtime(format!(
+                "the store {} was written by a newer tokenctl (schema {version})",
+                self.path.display()
+            ))
+            .with_hint("upgrade tokenctl to use this store")
+            .into());
+        }
+        Ok(())
+    }
+
+    fn schema_version(&self) -> anyhow::Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))?)
+    }
+
+    /// Applies the migrations this store lacks, in one exclusive transaction.
+    fn migrate(&mut self) -> anyhow::Result<()> {
+        if self.schema_version()? == schema::MIGRATIONS.len() as i64 {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Exclusive)?;
+        // Another process may have migrated while we waited for the lock.
+        let version: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql)
+                .with_context(|| format!("applying store migration {}", index + 1))?;
+        }
+        tx.pragma_update(None, "application_id", schema::APPLICATION_ID)?;
+        tx.pragma_update(None, "user_version", schema::MIGRATIONS.len() as i64)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction: the write lock is
+    /// taken up front, so two writers never deadlock upgrading a read lock.
+    /// Nothing is written unless `f` succeeds.
+    pub fn write<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| store_error(&self.path, e))?;
+        let value = f(&tx)?;
+        tx.commit().map_err(|e| store_error(&self.path, e))?;
+        Ok(value)
+    }
+
+    /// The connection, for reads outside a write transaction.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Looks at `path` without modifying it.
+fn inspect(path: &Path) -> anyhow::Result<Found> {
+    let meta = match fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            // A dangling symlink reads as "not found"; creating through it
+            // would put the store somewhere unexpected.
+            if fs::symlink_metadata(path).is_ok() {
+                return Err(Error::runtime(format!(
+                    "the store path {} is a broken symbolic link",
+                    path.display()
+                ))
+                .with_hint("remove the link or point --db elsewhere")
+                .into());
+            }
+            return Ok(Found::Nothing);
+        }
+        Err(e) => {
+            return Err(
+                Error::runtime(format!("cannot read the store {}: {e}", path.display())).into(),
+            );
+        }
+    };
+    if meta.is_dir() {
+        return Err(
+            Error::runtime(format!("the store path {} is a folder", path.display()))
+                .with_hint("point --db (or TOKENCTL_DB) at a file, such as tokens.db inside it")
+                .into(),
+        );
+    }
+    let mut header = Vec::with_capacity(16);
+    fs::File::open(path)
+        .and_then(|f| f.take(16).read_to_end(&mut header))
+        .map_err(|e| Error::runtime(format!("cannot read the store {}: {e}", path.display())))?;
+    if header.is_empty() {
+        return Ok(Found::Empty);
+    }
+    if header != SQLITE_HEADER {
+        return Err(not_a_store(path).into());
+    }
+    Ok(Found::Store)
+}
+
+/// Creates the store file 0600, and its missing folders 0700.
+fn create_file(path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| {
+                Error::runtime(format!("cannot create the folder {}: {e}", dir.display()))
+            })?;
+    }
+    match OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        // Another process created it first: fine, we open it.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => {
+            Err(Error::runtime(format!("cannot create the store {}: {e}", path.display())).into())
+        }
+    }
+}
+
+fn not_a_store(path: &Path) -> Error {
+    Error::runtime(format!("{} is not a tokenctl store", path.display()))
+        .with_hint("point --db (or TOKENCTL_DB) at a tokenctl store, or at a new path")
+}
+
+/// Turns a SQLite failure on the file itself into a one-line message.
+fn store_error(path: &Path, e: rusqlite::Error) -> anyhow::Error {
+    use rusqlite::ErrorCode;
+    match e.sqlite_error_code() {
+        Some(ErrorCode::NotADatabase) => not_a_store(path).into(),
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => Error::runtime(format!(
+            "the store {} stayed locked by another process for {} s",
+            path.display(),
+            BUSY_TIMEOUT.as_secs()
+        ))
+        .with_hint("try again; check for a stuck tokenctl process")
+        .into(),
+        Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
+            Error::runtime(format!("cannot write the store {}: {e}", path.display()))
+                .with_hint("check the permissions of the store and its folder")
+                .into()
+        }
+        _ => anyhow::Error::new(e).context(format!("store {}", path.display())),
+    }
+}
+
+/// JSON text for a list column.
+fn to_json(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
+}
+
+/// A list column back from JSON text.
+fn from_json(text: &str) -> rusqlite::Result<Vec<String>> {
+    serde_json::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}

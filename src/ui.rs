@@ -1,0 +1,71 @@
+//! The terminal: whether we may prompt, confirmations, and the status,
+//! warning and error lines that go to stderr (stdout is for data).
+
+use std::io::{self, IsTerminal, Write};
+
+use crate::cli::ColorChoice;
+use crate::error::{Error, Kind, Result};
+
+/// stdin, stdout and stderr are all terminals.
+pub fn all_terminals() -> bool {
+    io::stdin().is_terminal() && io::stdout().is_terminal() && io::stderr().is_terminal()
+}
+
+/// Colour is on when asked for, or under `auto` when the stream is a
+/// terminal and NO_COLOR is unset or empty (flag > NO_COLOR > auto).
+pub fn use_color(choice: ColorChoice, stream_is_terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
+/// Writes to stderr; decides once whether its labels are coloured.
+#[derive(Debug, Clone, Copy)]
+pub struct Messages {
+    pub color: bool,
+}
+
+impl Messages {
+    fn label(&self, label: &str, ansi: &str) -> String {
+        if self.color {
+            format!("\x1b[{ansi}m{label}\x1b[0m")
+        } else {
+            label.to_string()
+        }
+    }
+
+    pub fn error(&self, message: &str, hint: Option<&str>) {
+        let mut err = io::stderr().lock();
+        let _ = writeln!(err, "{} {message}", self.label("error:", "1;31"));
+        if let Some(hint) = hint {
+            let _ = writeln!(err, "{} {hint}", self.label("hint:", "1;36"));
+        }
+    }
+
+    pub fn warn(&self, message: &str) {
+        let _ = writeln!(io::stderr(), "{} {message}", self.label("warning:", "1;33"));
+    }
+
+    pub fn note(&self, message: &str) {
+        let _ = writeln!(io::stderr(), "{} {message}", self.label("note:", "1;32"));
+    }
+
+    /// Plain text on stderr (details that must not pollute stdout).
+    pub fn text(&self, text: &str) {
+        let _ = writeln!(io::stderr(), "{text}");
+    }
+}
+
+/// Asks a yes/no question on the terminal; `default` is the answer to a
+/// bare Enter. Only call this when `all_terminals()` holds.
+pub fn ask(prompt: &str, default: bool) -> Result<bool> {
+    dialoguer::Confirm::new()
+        .with_prompt(prompt)
+        .default(default)
+        .interact()
+        .map_err(|e| Error::new(Kind::Aborted, format!("no answer to the confirmation: {e}")))
+}

@@ -1,0 +1,159 @@
+//! A hermetic environment for running the real `tokenctl` binary: a
+//! temporary folder and store, a cleared environment, UTC, a fixed user.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use rusqlite::Connection;
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_tokenctl");
+
+pub struct TestEnv {
+    pub dir: TempDir,
+    pub db: PathBuf,
+    pub user: String,
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("store").join("tokens.db");
+        TestEnv {
+            dir,
+            db,
+            user: "alice".into(),
+        }
+    }
+
+    /// `tokenctl ARGS` with a clear environment: HOME in the temp folder,
+    /// the store from TOKENCTL_DB, USER=alice, TZ=UTC, no terminal.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear()
+            .env("HOME", self.dir.path())
+            .env("TOKENCTL_DB", &self.db)
+            .env("USER", &self.user)
+            .env("TZ", "UTC")
+            .env("COLUMNS", "200")
+            .args(args);
+        cmd
+    }
+
+    /// Runs and asserts exit 0; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args).output().expect("run tokenctl");
+        assert!(
+            out.status.success(),
+            "tokenctl {args:?} failed: {:?}\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
+    }
+
+    /// Runs and asserts the exit code and that stderr's first line starts
+    /// with `error: `; returns stderr.
+    pub fn fails(&self, args: &[&str], code: i32) -> String {
+        let out = self.cmd(args).output().expect("run tokenctl");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "tokenctl {args:?}: stdout: {}\nstderr: {stderr}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(
+            stderr.starts_with("error: "),
+            "stderr does not start with 'error: ': {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        stderr
+    }
+
+    /// Runs with `-o json` and parses stdout.
+    pub fn json(&self, args: &[&str]) -> Value {
+        let mut full = args.to_vec();
+        full.extend(["-o", "json"]);
+        serde_json::from_str(&self.ok(&full)).expect("valid JSON")
+    }
+
+    /// Creates a token and returns its plaintext (the bare stdout line).
+    pub fn create(&self, name: &str, extra: &[&str]) -> String {
+        let mut args = vec!["token", "create", name];
+        args.extend(extra);
+        self.ok(&args).trim().to_string()
+    }
+
+    /// `token verify` with the token on stdin.
+    pub fn verify(&self, token: &str, extra: &[&str]) -> std::process::Output {
+        let mut args = vec!["token", "verify"];
+        args.extend(extra);
+        self.cmd(&args)
+            .write_stdin(format!("{token}\n"))
+            .output()
+            .expect("run tokenctl")
+    }
+
+    /// A direct connection to the store, for checks and for moving stored
+    /// times into the past (tokenctl itself has no clock override).
+    pub fn sql(&self) -> Connection {
+        Connection::open(&self.db).expect("open store")
+    }
+
+    /// Every byte of the store's files: main, -wal and -shm.
+    pub fn store_bytes(&self) -> Vec<u8> {
+        let mut all = Vec::new();
+        for suffix in ["", "-wal", "-shm"] {
+            let path = PathBuf::from(format!("{}{suffix}", self.db.display()));
+            if let Ok(bytes) = std::fs::read(&path) {
+                all.extend(bytes);
+            }
+        }
+        all
+    }
+
+    /// A fingerprint of the store's logical content, to show a refused
+    /// command changed nothing.
+    pub fn snapshot(&self) -> String {
+        if !self.db.exists() {
+            return "no store".into();
+        }
+        let conn = self.sql();
+        let mut out = String::new();
+        for table in ["meta", "accounts", "tokens", "events"] {
+            let mut stmt = conn
+                .prepare(&format!("SELECT * FROM {table} ORDER BY 1"))
+                .expect("prepare");
+            let columns = stmt.column_count();
+            let rows = stmt
+                .query_map([], |row| {
+                    let mut line = Vec::new();
+                    for i in 0..columns {
+                        let v: rusqlite::types::Value = row.get(i)?;
+                        line.push(format!("{v:?}"));
+                    }
+                    Ok(line.join("|"))
+                })
+                .expect("query");
+            for row in rows {
+                out.push_str(&format!("{table}: {}\n", row.expect("row")));
+            }
+        }
+        out
+    }
+}
+
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}

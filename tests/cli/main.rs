@@ -1,0 +1,5 @@
+//! End-to-end tests: each runs the real binary against a temporary store.
+
+mod common;
+
+mod basics;
