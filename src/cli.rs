@@ -77,6 +77,9 @@ pub enum Command {
     /// Create, list, edit, revoke and verify tokens
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the accounts tokens authenticate as, and their privileges
+    #[command(subcommand)]
+    Account(AccountCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -224,6 +227,62 @@ pub struct VerifyArgs {
     /// The client's address, checked against the token's allow-list
     #[arg(long, value_name = "ADDR")]
     pub ip: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Add an account with its privileges
+    Add(AccountAddArgs),
+    /// List the accounts
+    List,
+    /// Show one account
+    Show(AccountArgs),
+    /// Rename an account or change its privileges
+    Edit(AccountEditArgs),
+    /// Suspend an account: its tokens stop verifying and no new ones are made
+    Suspend(AccountArgs),
+    /// Lift a suspension
+    Unsuspend(AccountArgs),
+    /// Delete an account and revoke all its tokens
+    Delete(AccountArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AccountArgs {
+    /// Account name
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AccountAddArgs {
+    /// Account name: 1 to 64 of A-Z a-z 0-9 . _ - @, not starting with -
+    pub name: String,
+
+    /// A privilege, or a comma list; repeatable; `all` grants every one
+    #[arg(long, value_name = "ACL", required = true)]
+    pub acl: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AccountEditArgs {
+    /// Account name
+    pub name: String,
+
+    /// Rename the account (its tokens keep working)
+    #[arg(long, value_name = "NAME")]
+    pub new_name: Option<String>,
+
+    /// Replace the privileges (comma list; repeatable)
+    #[arg(long, value_name = "ACL")]
+    pub acl: Vec<String>,
+
+    /// Add privileges (after --acl)
+    #[arg(long, value_name = "ACL")]
+    pub add_acl: Vec<String>,
+
+    /// Remove privileges (after --add-acl); narrows the tokens at once
+    #[arg(long, value_name = "ACL")]
+    pub remove_acl: Vec<String>,
 }
 
 #[cfg(test)]

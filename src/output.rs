@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use chrono::{DateTime, Local, TimeZone, Utc};
-use comfy_table::{Cell, Color, ContentArrangement, Table, presets};
+use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
 use serde::Serialize;
 
 use crate::cli::OutputFormat;
@@ -128,21 +128,30 @@ fn new_table(style: Style) -> Table {
     table
 }
 
-/// The colour WHM's token list would give: expired red, expiring within
-/// 24 hours yellow, revoked and disabled dim.
-fn status_color(t: &Token, now: i64) -> Option<Color> {
+/// How WHM's token list marks a row: expired red, expiring within 24
+/// hours yellow, revoked and disabled dim.
+#[derive(Clone, Copy)]
+enum Mark {
+    Dim,
+    Color(Color),
+}
+
+fn mark(t: &Token, now: i64) -> Option<Mark> {
     match t.status(now) {
-        Status::Revoked | Status::Disabled => Some(Color::DarkGrey),
-        Status::Expired => Some(Color::Red),
-        Status::Active if t.expires_at.is_some_and(|at| at - now < 86_400) => Some(Color::Yellow),
+        Status::Revoked | Status::Disabled => Some(Mark::Dim),
+        Status::Expired => Some(Mark::Color(Color::Red)),
+        Status::Active if t.expires_at.is_some_and(|at| at - now < 86_400) => {
+            Some(Mark::Color(Color::Yellow))
+        }
         Status::Active => None,
     }
 }
 
-fn cell(text: impl Into<String>, color: Option<Color>) -> Cell {
+fn cell(text: impl Into<String>, mark: Option<Mark>) -> Cell {
     let cell = Cell::new(text.into());
-    match color {
-        Some(c) => cell.fg(c),
+    match mark {
+        Some(Mark::Dim) => cell.add_attribute(Attribute::Dim),
+        Some(Mark::Color(c)) => cell.fg(c),
         None => cell,
     }
 }
@@ -157,7 +166,7 @@ pub fn token_table(style: Style, tokens: &[Token], now: i64, with_account: bool)
     }
     table.set_header(header);
     for t in tokens {
-        let color = status_color(t, now).filter(|_| style.color);
+        let color = mark(t, now).filter(|_| style.color);
         let mut row = vec![
             cell(&t.name, color),
             cell(local(t.created_at), color),
@@ -176,6 +185,20 @@ pub fn token_table(style: Style, tokens: &[Token], now: i64, with_account: bool)
     out.flush()
 }
 
+/// A table of plain text cells; no header when `header` is empty.
+pub fn plain_table(style: Style, header: &[&str], rows: Vec<Vec<String>>) -> io::Result<()> {
+    let mut table = new_table(style);
+    if !header.is_empty() {
+        table.set_header(header.to_vec());
+    }
+    for row in rows {
+        table.add_row(row);
+    }
+    let mut out = io::stdout().lock();
+    writeln!(out, "{table}")?;
+    out.flush()
+}
+
 /// Every field of one token, one per row.
 pub fn token_details(style: Style, t: &Token, now: i64) -> io::Result<()> {
     let mut out = io::stdout().lock();
@@ -185,7 +208,7 @@ pub fn token_details(style: Style, t: &Token, now: i64) -> io::Result<()> {
 
 pub fn token_details_table(style: Style, t: &Token, now: i64) -> Table {
     let mut table = new_table(style);
-    let color = status_color(t, now).filter(|_| style.color);
+    let color = mark(t, now).filter(|_| style.color);
     let or_none = |v: &[String]| {
         if v.is_empty() {
             "any".to_string()

@@ -80,6 +80,26 @@ pub fn normalize_acls(mut acls: Vec<String>) -> Vec<String> {
     acls
 }
 
+/// The privileges after an edit: `replace` (if given) replaces `current`,
+/// then `add` adds and `remove` removes (an absent one changes nothing).
+/// At least one must remain.
+pub fn edited_acls(
+    current: &[String],
+    replace: Option<&[String]>,
+    add: &[String],
+    remove: &[String],
+) -> Result<Vec<String>> {
+    let mut acls = replace.unwrap_or(current).to_vec();
+    acls.extend_from_slice(add);
+    let mut acls = normalize_acls(acls);
+    acls.retain(|a| !remove.contains(a));
+    if acls.is_empty() {
+        return Err(Error::usage("at least one privilege must remain")
+            .with_hint("keep one privilege (see --acl), or revoke or delete instead"));
+    }
+    Ok(acls)
+}
+
 /// Whether a privilege set grants `wanted` (`all` grants everything).
 pub fn grants(acls: &[String], wanted: &str) -> bool {
     acls.iter().any(|a| a == ALL || a == wanted)
@@ -338,6 +358,31 @@ mod tests {
         );
         assert!(lacking(&strings(&["all"]), &strings(&["anything"])).is_empty());
         assert_eq!(lacking(&held, &strings(&["all"])), strings(&["all"]));
+    }
+
+    #[test]
+    fn acl_edits_replace_then_add_then_remove() {
+        let current = strings(&["read", "write"]);
+        let edit = |replace: Option<&[&str]>, add: &[&str], remove: &[&str]| {
+            let replace = replace.map(strings);
+            edited_acls(
+                &current,
+                replace.as_deref(),
+                &strings(add),
+                &strings(remove),
+            )
+        };
+        assert_eq!(
+            edit(None, &["dns"], &[]).unwrap(),
+            strings(&["dns", "read", "write"])
+        );
+        assert_eq!(
+            edit(Some(&["mail"]), &["dns"], &["mail"]).unwrap(),
+            strings(&["dns"])
+        );
+        assert_eq!(edit(None, &[], &["absent"]).unwrap(), current);
+        assert_eq!(edit(None, &["all"], &[]).unwrap(), strings(&["all"]));
+        assert!(edit(None, &[], &["read", "write"]).is_err());
     }
 
     #[test]

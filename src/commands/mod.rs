@@ -1,6 +1,7 @@
 //! One module per command group. Each takes parsed arguments and a
 //! `Context`, calls the store, and hands results to `output`.
 
+pub mod account;
 pub mod token;
 
 use std::ffi::CStr;
@@ -12,7 +13,7 @@ use rusqlite::{Connection, Transaction};
 
 use crate::cli::{Cli, Command, OutputFormat};
 use crate::error::{Error, Kind};
-use crate::model::{Account, Event};
+use crate::model::{Account, Event, Token};
 use crate::output::Style;
 use crate::store::{self, Store};
 use crate::ui::{self, Messages};
@@ -35,6 +36,7 @@ pub fn run(cli: Cli, msg: Messages) -> Result<()> {
     let ctx = Context::new(&cli, msg)?;
     match cli.command {
         Command::Token(cmd) => token::run(&ctx, cmd),
+        Command::Account(cmd) => account::run(&ctx, cmd),
     }
 }
 
@@ -106,10 +108,16 @@ impl Context {
         }
     }
 
-    /// Runs `f` in one write transaction as the acting account. On a store
-    /// that has never had an account, the account is first created with
-    /// `all`, in the same transaction, so a refused command bootstraps
-    /// nothing.
+    /// An audit event about one token.
+    pub fn token_event(&self, action: &str, t: &Token) -> Event {
+        let mut event = self.event(action, &t.account);
+        event.token_id = Some(t.id.clone());
+        event.token_name = Some(t.name.clone());
+        event
+    }
+
+    /// Runs `f` in one write transaction as the acting account, which is
+    /// bootstrapped first on a store that has never had an account.
     pub fn write_as_account<T>(
         &self,
         store: &mut Store,
@@ -117,29 +125,36 @@ impl Context {
     ) -> Result<T> {
         let user = self.user()?;
         let (value, bootstrapped) = store.write(|tx| {
-            let (account, bootstrapped) = match store::find_account(tx, &user)? {
-                Some(account) => (account, false),
-                None if !store::is_bootstrapped(tx)? => (self.bootstrap(tx, &user)?, true),
-                None => return Err(unknown_account(&user).into()),
-            };
+            let bootstrapped = self.bootstrap_if_fresh(tx, &user)?;
+            let account = store::find_account(tx, &user)?.ok_or_else(|| unknown_account(&user))?;
             Ok((f(tx, &account)?, bootstrapped))
         })?;
         if bootstrapped {
-            self.msg.note(&format!(
-                "created account '{user}' with privilege 'all' (first use of {})",
-                self.db.display()
-            ));
+            self.note_bootstrap(&user);
         }
         Ok(value)
     }
 
-    fn bootstrap(&self, tx: &Transaction, user: &str) -> Result<Account> {
-        let account = store::insert_account(tx, user, &[values::ALL.to_string()], self.now)?;
+    /// On a store that has never had an account, creates one for `user`
+    /// with `all`, in the caller's transaction, so that a refused command
+    /// bootstraps nothing. Happens once per store. Returns whether it did.
+    pub fn bootstrap_if_fresh(&self, tx: &Transaction, user: &str) -> Result<bool> {
+        if store::is_bootstrapped(tx)? {
+            return Ok(false);
+        }
+        store::insert_account(tx, user, &[values::ALL.to_string()], self.now)?;
         store::mark_bootstrapped(tx, self.now)?;
         let mut event = self.event("account-add", user);
         event.detail = Some("acls=all (first use of the store)".into());
         store::record_event(tx, &event)?;
-        Ok(account)
+        Ok(true)
+    }
+
+    pub fn note_bootstrap(&self, user: &str) {
+        self.msg.note(&format!(
+            "created account '{user}' with privilege 'all' (first use of {})",
+            self.db.display()
+        ));
     }
 
     /// The acting account for a read. `Ok(None)` on a store that has never

@@ -87,7 +87,7 @@ fn create(ctx: &Context, args: CreateArgs) -> Result<()> {
             revoked_at: None,
         };
         store::insert_token(tx, &t)?;
-        let mut event = token_event(ctx, "create", &t);
+        let mut event = ctx.token_event("create", &t);
         event.detail = Some(format!(
             "acls={}; expires={}",
             t.acls.join(","),
@@ -279,15 +279,8 @@ fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
             }
         }
         if changes_acls {
-            let mut acls = replace_acls.clone().unwrap_or_else(|| t.acls.clone());
-            acls.extend(add_acls.iter().cloned());
-            let mut acls = values::normalize_acls(acls);
-            acls.retain(|a| !remove_acls.contains(a));
-            if acls.is_empty() {
-                return Err(Error::usage("a token needs at least one privilege")
-                    .with_hint("keep one privilege, or revoke the token instead")
-                    .into());
-            }
+            let acls =
+                values::edited_acls(&t.acls, replace_acls.as_deref(), &add_acls, &remove_acls)?;
             check_within_account(account, &acls)?;
             if acls != t.acls {
                 changes.push(format!("acls {} -> {}", t.acls.join(","), acls.join(",")));
@@ -323,7 +316,7 @@ fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
         }
         if !changes.is_empty() {
             store::update_token(tx, &t)?;
-            let mut event = token_event(ctx, "edit", &t);
+            let mut event = ctx.token_event("edit", &t);
             event.detail = Some(changes.join("; "));
             store::record_event(tx, &event)?;
         }
@@ -371,7 +364,7 @@ fn revoke(ctx: &Context, args: RevokeArgs) -> Result<()> {
                 continue;
             }
             store::revoke_token(tx, &t.id, ctx.now)?;
-            store::record_event(tx, &token_event(ctx, "revoke", &t))?;
+            store::record_event(tx, &ctx.token_event("revoke", &t))?;
             t.revoked_at = Some(ctx.now);
             revoked.push(t);
         }
@@ -420,7 +413,7 @@ fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
         }
         for t in &mut selected {
             store::revoke_token(tx, &t.id, ctx.now)?;
-            let mut event = token_event(ctx, "revoke", t);
+            let mut event = ctx.token_event("revoke", t);
             event.detail = Some(detail.clone());
             store::record_event(tx, &event)?;
             t.revoked_at = Some(ctx.now);
@@ -503,7 +496,27 @@ fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
     let wanted = values::normalize_acls(values::privileges(&args.acl)?);
     let ip = args.ip.as_deref().map(values::address).transpose()?;
     let input = read_token_input()?;
-    let checked = check_token(ctx, input.as_deref(), &wanted, ip)?;
+    // The checksum is checked before the store is touched.
+    let checked = match input.as_deref().and_then(token::parse) {
+        None => Err("malformed"),
+        Some(parsed) => {
+            let mut store = ctx.open_existing()?.ok_or_else(|| {
+                Error::runtime(format!("no store at {}", ctx.db.display()))
+                    .with_hint("create a token first, or point --db (or TOKENCTL_DB) at the store")
+            })?;
+            let checked = check_token(ctx, store.conn(), &parsed, &wanted, ip)?;
+            if let Ok(t) = &checked {
+                // The answer does not depend on recording Last Used.
+                let ip = ip.map(|ip| ip.to_string());
+                let recorded =
+                    store.write(|tx| Ok(store::record_use(tx, &t.id, ctx.now, ip.as_deref())?));
+                if let Err(e) = recorded {
+                    ctx.msg.warn(&format!("could not record Last Used: {e:#}"));
+                }
+            }
+            checked
+        }
+    };
     let t = match checked {
         Ok(t) => t,
         Err(reason) => {
@@ -519,10 +532,6 @@ fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
             return Err(Error::new(Kind::VerifyFailed, format!("token rejected: {reason}")).into());
         }
     };
-    // The answer does not depend on recording Last Used.
-    if let Err(e) = record_use(ctx, &t, ip) {
-        ctx.msg.warn(&format!("could not record Last Used: {e:#}"));
-    }
     match ctx.format() {
         OutputFormat::Table => output::line(&format!(
             "valid: account {}, token {} ({})",
@@ -541,13 +550,6 @@ fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
         )?,
     }
     Ok(())
-}
-
-fn record_use(ctx: &Context, t: &Token, ip: Option<IpAddr>) -> Result<()> {
-    let mut store =
-        Store::open_existing(&ctx.db)?.ok_or_else(|| Error::runtime("the store disappeared"))?;
-    let ip = ip.map(|ip| ip.to_string());
-    store.write(|tx| Ok(store::record_use(tx, &t.id, ctx.now, ip.as_deref())?))
 }
 
 /// The token to verify: `TOKENCTL_TOKEN` when set and non-empty, else the
@@ -585,24 +587,17 @@ fn read_token_input() -> Result<Option<String>> {
         .map(|s| s.trim().to_string()))
 }
 
-/// SPEC's checks, in SPEC's order. The outer error is a runtime failure;
-/// the inner one the reason a token is refused.
+/// SPEC's checks after the checksum, in SPEC's order. The outer error is
+/// a runtime failure; the inner one the reason a token is refused.
 fn check_token(
     ctx: &Context,
-    input: Option<&str>,
+    conn: &Connection,
+    parsed: &token::Parsed,
     wanted: &[String],
     ip: Option<IpAddr>,
 ) -> Result<Result<Token, &'static str>> {
-    // The checksum is checked before the store is touched.
-    let Some(parsed) = input.and_then(token::parse) else {
-        return Ok(Err("malformed"));
-    };
-    let store = ctx.open_existing()?.ok_or_else(|| {
-        Error::runtime(format!("no store at {}", ctx.db.display()))
-            .with_hint("create a token first, or point --db (or TOKENCTL_DB) at the store")
-    })?;
     // An unknown id costs no argon2: ids are not secret.
-    let Some(t) = store::token_by_id(store.conn(), parsed.id)? else {
+    let Some(t) = store::token_by_id(conn, parsed.id)? else {
         return Ok(Err("unknown"));
     };
     let in_grace = t.prev_valid_until.is_some_and(|until| ctx.now < until);
@@ -622,7 +617,7 @@ fn check_token(
         Status::Active => {}
     }
     // By id: a deleted account's name may since have been taken again.
-    let Some(account) = store::account_by_id(store.conn(), t.account_id)? else {
+    let Some(account) = store::account_by_id(conn, t.account_id)? else {
         return Ok(Err("unknown"));
     };
     if account.suspended {
@@ -698,13 +693,6 @@ fn check_within_account(account: &Account, acls: &[String]) -> Result<(), Error>
         "a token can only have its account's privileges ({})",
         account.acls.join(", ")
     )))
-}
-
-fn token_event(ctx: &Context, action: &str, t: &Token) -> crate::model::Event {
-    let mut event = ctx.event(action, &t.account);
-    event.token_id = Some(t.id.clone());
-    event.token_name = Some(t.name.clone());
-    event
 }
 
 fn plural(n: usize, word: &str) -> String {

@@ -72,3 +72,46 @@ pub fn mark_bootstrapped(conn: &Connection, now: i64) -> rusqlite::Result<()> {
     )?;
     Ok(())
 }
+
+/// Every live account with its count of live tokens, sorted by name.
+pub fn list_accounts(conn: &Connection) -> rusqlite::Result<Vec<(Account, i64)>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS},
+             (SELECT count(*) FROM tokens t WHERE t.account_id = accounts.id AND t.revoked_at IS NULL)
+         FROM accounts WHERE deleted_at IS NULL ORDER BY name"
+    ))?;
+    let rows = stmt.query_map([], |row| Ok((account_from_row(row)?, row.get(5)?)))?;
+    rows.collect()
+}
+
+/// The number of the account's live tokens.
+pub fn live_token_count(conn: &Connection, account_id: i64) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT count(*) FROM tokens WHERE account_id = ?1 AND revoked_at IS NULL",
+        [account_id],
+        |row| row.get(0),
+    )
+}
+
+/// Writes the account's name, privileges and suspension.
+pub fn update_account(conn: &Connection, account: &Account) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE accounts SET name = ?2, acls = ?3, suspended = ?4 WHERE id = ?1",
+        params![
+            account.id,
+            account.name,
+            to_json(&account.acls),
+            account.suspended
+        ],
+    )?;
+    Ok(())
+}
+
+/// Marks the account deleted; its name becomes free again.
+pub fn delete_account(conn: &Connection, account_id: i64, now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE accounts SET deleted_at = ?2 WHERE id = ?1",
+        params![account_id, now],
+    )?;
+    Ok(())
+}

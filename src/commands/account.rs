@@ -1,0 +1,287 @@
+//! `tokenctl account ...`: the accounts tokens authenticate as, and the
+//! privileges that bound every token of theirs.
+
+use anyhow::Result;
+use rusqlite::Connection;
+use serde::Serialize;
+
+use super::{Context, unknown_account};
+use crate::cli::{AccountAddArgs, AccountArgs, AccountCommand, AccountEditArgs, OutputFormat};
+use crate::error::Error;
+use crate::model::Account;
+use crate::output;
+use crate::store::{self, Store, TokenQuery};
+use crate::values;
+
+pub fn run(ctx: &Context, cmd: AccountCommand) -> Result<()> {
+    match cmd {
+        AccountCommand::Add(args) => add(ctx, args),
+        AccountCommand::List => list(ctx),
+        AccountCommand::Show(args) => show(ctx, args),
+        AccountCommand::Edit(args) => edit(ctx, args),
+        AccountCommand::Suspend(args) => set_suspended(ctx, args, true),
+        AccountCommand::Unsuspend(args) => set_suspended(ctx, args, false),
+        AccountCommand::Delete(args) => delete(ctx, args),
+    }
+}
+
+/// An account as JSON and YAML show it.
+#[derive(Serialize)]
+pub struct AccountView {
+    name: String,
+    acls: Vec<String>,
+    suspended: bool,
+    created: String,
+    /// Live tokens.
+    tokens: i64,
+}
+
+impl AccountView {
+    fn new(account: &Account, tokens: i64) -> AccountView {
+        AccountView {
+            name: account.name.clone(),
+            acls: account.acls.clone(),
+            suspended: account.suspended,
+            created: output::utc(account.created_at),
+            tokens,
+        }
+    }
+}
+
+fn add(ctx: &Context, args: AccountAddArgs) -> Result<()> {
+    values::account_name(&args.name)?;
+    let acls = values::normalize_acls(values::privileges(&args.acl)?);
+    let mut store = ctx.open_or_create()?;
+    // Account commands name their account; the acting user matters only
+    // to bootstrap a fresh store, and not when it is adding itself (then
+    // with the privileges asked for rather than `all`).
+    let fresh = !store::is_bootstrapped(store.conn())?;
+    let bootstrap_user = match fresh {
+        true => Some(ctx.user()?).filter(|u| *u != args.name),
+        false => None,
+    };
+    let (account, bootstrapped) = store.write(|tx| {
+        let bootstrapped = match &bootstrap_user {
+            Some(user) => ctx.bootstrap_if_fresh(tx, user)?,
+            None => false,
+        };
+        if store::find_account(tx, &args.name)?.is_some() {
+            return Err(
+                Error::conflict(format!("an account named '{}' exists", args.name))
+                    .with_hint("pick another name, or change it with: tokenctl account edit")
+                    .into(),
+            );
+        }
+        let account = store::insert_account(tx, &args.name, &acls, ctx.now)?;
+        store::mark_bootstrapped(tx, ctx.now)?;
+        let mut event = ctx.event("account-add", &account.name);
+        event.detail = Some(format!("acls={}", acls.join(",")));
+        store::record_event(tx, &event)?;
+        Ok((account, bootstrapped))
+    })?;
+    if let Some(user) = bootstrap_user.filter(|_| bootstrapped) {
+        ctx.note_bootstrap(&user);
+    }
+    print_account(ctx, &account, 0)
+}
+
+fn list(ctx: &Context) -> Result<()> {
+    let accounts = match ctx.open_existing()? {
+        Some(store) => store::list_accounts(store.conn())?,
+        None => Vec::new(),
+    };
+    match ctx.format() {
+        OutputFormat::Table if accounts.is_empty() => ctx.msg.text("no accounts"),
+        OutputFormat::Table => {
+            let rows: Vec<Vec<String>> = accounts
+                .iter()
+                .map(|(a, tokens)| {
+                    vec![
+                        a.name.clone(),
+                        a.acls.join(","),
+                        status(a).to_string(),
+                        output::local(a.created_at),
+                        tokens.to_string(),
+                    ]
+                })
+                .collect();
+            output::plain_table(
+                ctx.style,
+                &["Name", "ACLs", "Status", "Created", "Tokens"],
+                rows,
+            )?;
+        }
+        format => {
+            let views: Vec<AccountView> = accounts
+                .iter()
+                .map(|(a, n)| AccountView::new(a, *n))
+                .collect();
+            output::structured(format, &views)?;
+        }
+    }
+    Ok(())
+}
+
+fn status(account: &Account) -> &'static str {
+    if account.suspended {
+        "suspended"
+    } else {
+        "active"
+    }
+}
+
+fn print_account(ctx: &Context, account: &Account, tokens: i64) -> Result<()> {
+    match ctx.format() {
+        OutputFormat::Table => {
+            let rows = vec![
+                vec!["Name".into(), account.name.clone()],
+                vec!["ACLs".into(), account.acls.join(", ")],
+                vec!["Status".into(), status(account).into()],
+                vec!["Created".into(), output::local(account.created_at)],
+                vec!["Tokens".into(), tokens.to_string()],
+            ];
+            output::plain_table(ctx.style, &[], rows)?;
+        }
+        format => output::structured(format, &AccountView::new(account, tokens))?,
+    }
+    Ok(())
+}
+
+fn existing_store(ctx: &Context, name: &str) -> Result<Store> {
+    Ok(ctx.open_existing()?.ok_or_else(|| unknown_account(name))?)
+}
+
+fn find(conn: &Connection, name: &str) -> Result<Account> {
+    Ok(store::find_account(conn, name)?.ok_or_else(|| unknown_account(name))?)
+}
+
+fn show(ctx: &Context, args: AccountArgs) -> Result<()> {
+    let store = existing_store(ctx, &args.name)?;
+    let account = find(store.conn(), &args.name)?;
+    let tokens = store::live_token_count(store.conn(), account.id)?;
+    print_account(ctx, &account, tokens)
+}
+
+fn edit(ctx: &Context, args: AccountEditArgs) -> Result<()> {
+    let changes_acls =
+        !(args.acl.is_empty() && args.add_acl.is_empty() && args.remove_acl.is_empty());
+    if args.new_name.is_none() && !changes_acls {
+        return Err(Error::usage("nothing to change")
+            .with_hint("give at least one of --new-name, --acl, --add-acl, --remove-acl")
+            .into());
+    }
+    if let Some(name) = &args.new_name {
+        values::account_name(name)?;
+    }
+    let replace = match args.acl.is_empty() {
+        true => None,
+        false => Some(values::privileges(&args.acl)?),
+    };
+    let add = values::privileges(&args.add_acl)?;
+    let remove = values::privileges(&args.remove_acl)?;
+
+    let mut store = existing_store(ctx, &args.name)?;
+    let (account, tokens) = store.write(|tx| {
+        let mut account = find(tx, &args.name)?;
+        let mut changes = Vec::new();
+        if let Some(name) = args.new_name.as_ref().filter(|n| **n != account.name) {
+            if store::find_account(tx, name)?.is_some() {
+                return Err(Error::conflict(format!("an account named '{name}' exists"))
+                    .with_hint("pick another name")
+                    .into());
+            }
+            changes.push(format!("name {} -> {name}", account.name));
+            account.name = name.clone();
+        }
+        if changes_acls {
+            let acls = values::edited_acls(&account.acls, replace.as_deref(), &add, &remove)?;
+            if acls != account.acls {
+                changes.push(format!(
+                    "acls {} -> {}",
+                    account.acls.join(","),
+                    acls.join(",")
+                ));
+                account.acls = acls;
+            }
+        }
+        if !changes.is_empty() {
+            store::update_account(tx, &account)?;
+            let mut event = ctx.event("account-edit", &account.name);
+            event.detail = Some(changes.join("; "));
+            store::record_event(tx, &event)?;
+        }
+        Ok((account.clone(), store::live_token_count(tx, account.id)?))
+    })?;
+    print_account(ctx, &account, tokens)
+}
+
+fn set_suspended(ctx: &Context, args: AccountArgs, suspended: bool) -> Result<()> {
+    let mut store = existing_store(ctx, &args.name)?;
+    let (account, tokens) = store.write(|tx| {
+        let mut account = find(tx, &args.name)?;
+        // Suspending a suspended account changes nothing and records nothing.
+        if account.suspended != suspended {
+            account.suspended = suspended;
+            store::update_account(tx, &account)?;
+            let action = if suspended {
+                "account-suspend"
+            } else {
+                "account-unsuspend"
+            };
+            store::record_event(tx, &ctx.event(action, &account.name))?;
+        }
+        Ok((account.clone(), store::live_token_count(tx, account.id)?))
+    })?;
+    print_account(ctx, &account, tokens)
+}
+
+#[derive(Serialize)]
+struct DeletedView {
+    deleted: String,
+    revoked: usize,
+}
+
+fn delete(ctx: &Context, args: AccountArgs) -> Result<()> {
+    let mut store = existing_store(ctx, &args.name)?;
+    let account = find(store.conn(), &args.name)?;
+    let live = store::live_token_count(store.conn(), account.id)?;
+    ctx.confirm(&format!(
+        "Delete account '{}' and revoke its {live} live token(s)?",
+        account.name
+    ))?;
+    let revoked = store.write(|tx| {
+        // By id: the account may have been renamed since we asked.
+        let account =
+            store::account_by_id(tx, account.id)?.ok_or_else(|| unknown_account(&args.name))?;
+        let query = TokenQuery {
+            account_id: Some(account.id),
+            ..TokenQuery::default()
+        };
+        let tokens = store::list_tokens(tx, &query)?;
+        for t in &tokens {
+            store::revoke_token(tx, &t.id, ctx.now)?;
+            let mut event = ctx.token_event("revoke", t);
+            event.detail = Some("account deleted".into());
+            store::record_event(tx, &event)?;
+        }
+        store::delete_account(tx, account.id, ctx.now)?;
+        let mut event = ctx.event("account-delete", &account.name);
+        event.detail = Some(format!("revoked {} token(s)", tokens.len()));
+        store::record_event(tx, &event)?;
+        Ok(tokens.len())
+    })?;
+    match ctx.format() {
+        OutputFormat::Table => output::line(&format!(
+            "deleted account '{}'; revoked {revoked} token(s)",
+            account.name
+        ))?,
+        format => output::structured(
+            format,
+            &DeletedView {
+                deleted: account.name.clone(),
+                revoked,
+            },
+        )?,
+    }
+    Ok(())
+}
