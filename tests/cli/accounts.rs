@@ -1,0 +1,299 @@
+//! `tokenctl account ...` and the effect of accounts on their tokens.
+
+use serde_json::{Value, json};
+
+use crate::common::TestEnv;
+
+fn account(env: &TestEnv, name: &str) -> Value {
+    env.json(&["account", "show", name])
+}
+
+fn reason(env: &TestEnv, token: &str, extra: &[&str]) -> String {
+    let mut args = vec!["-o", "json"];
+    args.extend(extra);
+    let out = env.verify(token, &args);
+    assert_eq!(out.status.code(), Some(5), "expected a refusal");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], json!(false));
+    v["reason"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn add_list_show_with_the_spec_json_object() {
+    let env = TestEnv::new();
+    let added = env.json(&[
+        "account",
+        "add",
+        "bob",
+        "--acl",
+        "write,read",
+        "--acl",
+        "read",
+    ]);
+    assert_eq!(added["name"], "bob");
+    assert_eq!(added["acls"], json!(["read", "write"]));
+    assert_eq!(added["suspended"], json!(false));
+    assert_eq!(added["tokens"], json!(0));
+    assert!(
+        added["created"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z') && t.len() == 20)
+    );
+    // The first write also bootstrapped the acting user, alice.
+    let list = env.json(&["account", "list"]);
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+    assert_eq!(account(&env, "alice")["acls"], json!(["all"]));
+
+    env.ok(&["-u", "bob", "token", "create", "ci"]);
+    assert_eq!(account(&env, "bob")["tokens"], json!(1));
+    let table = env.ok(&["account", "list"]);
+    assert!(
+        table.contains("bob") && table.contains("read,write"),
+        "{table}"
+    );
+}
+
+#[test]
+fn adding_yourself_first_uses_the_privileges_asked_for() {
+    let env = TestEnv::new();
+    env.ok(&["account", "add", "alice", "--acl", "read"]);
+    assert_eq!(account(&env, "alice")["acls"], json!(["read"]));
+    let list = env.json(&["account", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn add_refusals() {
+    let env = TestEnv::new();
+    env.ok(&["account", "add", "bob", "--acl", "read"]);
+    let before = env.snapshot();
+    env.fails(&["account", "add", "carol"], 2);
+    env.fails(&["account", "add", "carol", "--acl", "read,"], 2);
+    env.fails(&["account", "add", "-carol", "--acl", "read"], 2);
+    env.fails(&["account", "add", "car ol", "--acl", "read"], 2);
+    env.fails(&["account", "add", &"c".repeat(65), "--acl", "read"], 2);
+    env.fails(&["account", "add", "bob", "--acl", "write"], 4);
+    assert_eq!(env.snapshot(), before);
+    env.ok(&["account", "add", &"c".repeat(64), "--acl", "read"]);
+    env.ok(&[
+        "account",
+        "add",
+        "ops.team_1-x@example.com",
+        "--acl",
+        "read",
+    ]);
+}
+
+#[test]
+fn a_refused_add_on_a_fresh_store_bootstraps_nothing() {
+    let env = TestEnv::new();
+    env.fails(&["account", "add", "bob", "--acl", "BAD"], 2);
+    assert!(!env.db.exists(), "a refused command created the store");
+}
+
+#[test]
+fn any_user_of_the_store_administers_accounts() {
+    let env = TestEnv::new();
+    env.ok(&["account", "add", "bob", "--acl", "read"]);
+    // dave has no account, but can write the store.
+    env.ok(&["-u", "dave", "account", "add", "carol", "--acl", "read"]);
+    // Acting *as* an unknown account is another matter.
+    let err = env.fails(&["-u", "dave", "token", "create", "x"], 3);
+    assert!(err.contains("tokenctl account add"), "{err}");
+    let err = env.fails(&["-u", "dave", "token", "list"], 3);
+    assert!(err.contains("tokenctl account add"), "{err}");
+}
+
+#[test]
+fn unknown_accounts_are_not_found() {
+    let env = TestEnv::new();
+    for cmd in ["show", "suspend", "unsuspend", "delete"] {
+        env.fails(&["account", cmd, "nobody", "--yes"], 3);
+    }
+    env.fails(&["account", "edit", "nobody", "--add-acl", "x"], 3);
+    assert!(!env.db.exists());
+    env.ok(&["account", "add", "bob", "--acl", "read"]);
+    env.fails(&["account", "show", "nobody"], 3);
+}
+
+#[test]
+fn token_privileges_stay_within_the_account() {
+    let env = TestEnv::new();
+    env.ok(&["account", "add", "bob", "--acl", "read,write"]);
+    let t = env.json(&["-u", "bob", "token", "create", "a"]);
+    assert_eq!(
+        t["acls"],
+        json!(["read", "write"]),
+        "default = the account's"
+    );
+    let before = env.snapshot();
+    let err = env.fails(
+        &[
+            "-u",
+            "bob",
+            "token",
+            "create",
+            "b",
+            "--acl",
+            "read,admin,dns",
+        ],
+        2,
+    );
+    assert!(err.contains("admin") && err.contains("dns"), "{err}");
+    env.fails(&["-u", "bob", "token", "create", "b", "--acl", "all"], 2);
+    env.fails(
+        &["-u", "bob", "token", "edit", "a", "--add-acl", "admin"],
+        2,
+    );
+    assert_eq!(env.snapshot(), before);
+    env.ok(&["-u", "bob", "token", "create", "b", "--acl", "read"]);
+}
+
+#[test]
+fn narrowing_and_widening_an_account_acts_on_its_tokens_at_once() {
+    let env = TestEnv::new();
+    env.ok(&["account", "add", "bob", "--acl", "read,write"]);
+    let token = env.create("ci", &["-u", "bob"]);
+    assert!(env.verify(&token, &["--acl", "write"]).status.success());
+
+    env.ok(&["account", "edit", "bob", "--remove-acl", "write"]);
+    assert_eq!(reason(&env, &token, &["--acl", "write"]), "forbidden");
+    assert!(env.verify(&token, &["--acl", "read"]).status.success());
+
+    env.ok(&["account", "edit", "bob", "--add-acl", "write"]);
+    assert!(env.verify(&token, &["--acl", "write"]).status.success());
+
+    // --acl replaces, then --add-acl adds, then --remove-acl removes.
+    let edited = env.json(&[
+        "account",
+        "edit",
+        "bob",
+        "--acl",
+        "a,b",
+        "--add-acl",
+        "c",
+        "--remove-acl",
+        "a,zz",
+    ]);
+    assert_eq!(edited["acls"], json!(["b", "c"]));
+    assert_eq!(reason(&env, &token, &["--acl", "read"]), "forbidden");
+}
+
+#[test]
+fn account_edit_refusals() {
+    let env = TestEnv::new();
+    env.ok(&["account", "add", "bob", "--acl", "read"]);
+    env.ok(&["account", "add", "carol", "--acl", "read"]);
+    let before = env.snapshot();
+    env.fails(&["account", "edit", "bob"], 2);
+    env.fails(&["account", "edit", "bob", "--remove-acl", "read"], 2);
+    env.fails(&["account", "edit", "bob", "--new-name", "bad name"], 2);
+    env.fails(&["account", "edit", "bob", "--new-name", "carol"], 4);
+    assert_eq!(env.snapshot(), before);
+}
+
+#[test]
+fn suspending_stops_tokens_and_creation_until_unsuspended() {
+    let env = TestEnv::new();
+    env.ok(&["account", "add", "bob", "--acl", "read"]);
+    let token = env.create("ci", &["-u", "bob"]);
+
+    let shown = env.json(&["account", "suspend", "bob"]);
+    assert_eq!(shown["suspended"], json!(true));
+    assert_eq!(reason(&env, &token, &[]), "suspended");
+    let before = env.snapshot();
+    let err = env.fails(&["-u", "bob", "token", "create", "other"], 1);
+    assert!(err.contains("suspended"), "{err}");
+    assert_eq!(env.snapshot(), before);
+
+    // Suspending again changes nothing and records nothing.
+    env.ok(&["account", "suspend", "bob"]);
+    assert_eq!(env.snapshot(), before);
+
+    env.ok(&["account", "unsuspend", "bob"]);
+    assert_eq!(account(&env, "bob")["suspended"], json!(false));
+    assert!(env.verify(&token, &[]).status.success());
+    env.ok(&["-u", "bob", "token", "create", "other"]);
+}
+
+#[test]
+fn renaming_keeps_tokens_working_and_verify_reports_the_new_name() {
+    let env = TestEnv::new();
+    env.ok(&["account", "add", "bob", "--acl", "read"]);
+    let token = env.create("ci", &["-u", "bob"]);
+    env.ok(&["account", "edit", "bob", "--new-name", "robert"]);
+    let out = env.verify(&token, &["-o", "json"]);
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["account"], "robert");
+    assert_eq!(v["name"], "ci");
+    let listed = env.json(&["-u", "robert", "token", "list"]);
+    assert_eq!(listed[0]["name"], "ci");
+    env.fails(&["account", "show", "bob"], 3);
+}
+
+#[test]
+fn deleting_needs_confirmation_and_revokes_every_token_in_one_go() {
+    let env = TestEnv::new();
+    env.ok(&["account", "add", "bob", "--acl", "read"]);
+    let a = env.create("a", &["-u", "bob"]);
+    let b = env.create("b", &["-u", "bob"]);
+    let before = env.snapshot();
+    env.fails(&["account", "delete", "bob"], 6);
+    assert_eq!(env.snapshot(), before);
+
+    let out = env.json(&["account", "delete", "bob", "--yes"]);
+    assert_eq!(out["revoked"], json!(2));
+    assert_eq!(reason(&env, &a, &[]), "revoked");
+    assert_eq!(reason(&env, &b, &[]), "revoked");
+    env.fails(&["account", "show", "bob"], 3);
+
+    // The name can be taken again; the old tokens stay revoked.
+    env.ok(&["account", "add", "bob", "--acl", "read"]);
+    assert_eq!(reason(&env, &a, &[]), "revoked");
+    assert_eq!(account(&env, "bob")["tokens"], json!(0));
+    let all = env.json(&["token", "list", "--all-accounts", "--all"]);
+    assert_eq!(all.as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn every_account_change_is_in_the_events_table() {
+    let env = TestEnv::new();
+    env.ok(&["account", "add", "bob", "--acl", "read"]);
+    env.ok(&["account", "edit", "bob", "--add-acl", "write"]);
+    env.ok(&["account", "suspend", "bob"]);
+    env.ok(&["account", "unsuspend", "bob"]);
+    env.ok(&["account", "delete", "bob", "--yes"]);
+    let conn = env.sql();
+    let mut stmt = conn
+        .prepare("SELECT action, account, actor FROM events ORDER BY id")
+        .unwrap();
+    let rows: Vec<(String, String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let actions: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|(a, acc, _)| (a.as_str(), acc.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("account-add", "alice"),
+            ("account-add", "bob"),
+            ("account-edit", "bob"),
+            ("account-suspend", "bob"),
+            ("account-unsuspend", "bob"),
+            ("account-delete", "bob"),
+        ]
+    );
+    // The actor is the OS user running the command, not an account.
+    assert!(rows.iter().all(|(_, _, actor)| !actor.is_empty()));
+}
