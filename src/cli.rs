@@ -80,6 +80,8 @@ pub enum Command {
     /// Manage the accounts tokens authenticate as, and their privileges
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Show the change log, oldest first
+    Audit(AuditArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,8 +94,14 @@ pub enum TokenCommand {
     Show(ShowArgs),
     /// Change a token's name, privileges, expiry, allow-list or note
     Edit(EditArgs),
+    /// Issue a new secret for a token, keeping its id, name and settings
+    Rotate(RotateArgs),
+    /// Suspend tokens without revoking them
+    Disable(TokensArgs),
+    /// Restore disabled tokens
+    Enable(TokensArgs),
     /// Revoke tokens: they stop verifying at once
-    Revoke(RevokeArgs),
+    Revoke(TokensArgs),
     /// Revoke every live token that passes the filters
     RevokeAll(RevokeAllArgs),
     /// Check a token read from TOKENCTL_TOKEN or stdin (never from argv)
@@ -202,10 +210,39 @@ pub struct EditArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RevokeArgs {
+pub struct TokensArgs {
     /// Names of live tokens, or ids
-    #[arg(required = true)]
+    #[arg(required = true, value_name = "TOKEN")]
     pub tokens: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// Name of a live token, or its id
+    pub token: String,
+
+    /// How long the old secret keeps working: 0 or a duration, at most 30d
+    #[arg(long, value_name = "DUR", default_value = "0")]
+    pub grace: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only events since: an RFC 3339 time, a date (00:00 local), or a duration ago (7d)
+    #[arg(long, value_name = "WHEN|DUR")]
+    pub since: Option<String>,
+
+    /// Only events of this token (name of a live token, or id)
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+
+    /// Every account's events, not only the acting account's
+    #[arg(long)]
+    pub all_accounts: bool,
+
+    /// Keep only the newest N events
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -81,6 +81,9 @@ pub struct Event {
     pub at: i64,
     pub actor: String,
     pub action: String,
+    /// The account's id, so its history survives a rename.
+    pub account_id: i64,
+    /// The account's name when the event happened.
     pub account: String,
     pub token_id: Option<String>,
     pub token_name: Option<String>,

@@ -74,7 +74,7 @@ fn add(ctx: &Context, args: AccountAddArgs) -> Result<()> {
         }
         let account = store::insert_account(tx, &args.name, &acls, ctx.now)?;
         store::mark_bootstrapped(tx, ctx.now)?;
-        let mut event = ctx.event("account-add", &account.name);
+        let mut event = ctx.account_event("account-add", &account);
         event.detail = Some(format!("acls={}", acls.join(",")));
         store::record_event(tx, &event)?;
         Ok((account, bootstrapped))
@@ -206,7 +206,7 @@ fn edit(ctx: &Context, args: AccountEditArgs) -> Result<()> {
         }
         if !changes.is_empty() {
             store::update_account(tx, &account)?;
-            let mut event = ctx.event("account-edit", &account.name);
+            let mut event = ctx.account_event("account-edit", &account);
             event.detail = Some(changes.join("; "));
             store::record_event(tx, &event)?;
         }
@@ -228,7 +228,7 @@ fn set_suspended(ctx: &Context, args: AccountArgs, suspended: bool) -> Result<()
             } else {
                 "account-unsuspend"
             };
-            store::record_event(tx, &ctx.event(action, &account.name))?;
+            store::record_event(tx, &ctx.account_event(action, &account))?;
         }
         Ok((account.clone(), store::live_token_count(tx, account.id)?))
     })?;
@@ -265,7 +265,7 @@ fn delete(ctx: &Context, args: AccountArgs) -> Result<()> {
             store::record_event(tx, &event)?;
         }
         store::delete_account(tx, account.id, ctx.now)?;
-        let mut event = ctx.event("account-delete", &account.name);
+        let mut event = ctx.account_event("account-delete", &account);
         event.detail = Some(format!("revoked {} token(s)", tokens.len()));
         store::record_event(tx, &event)?;
         Ok(tokens.len())

@@ -2,6 +2,7 @@
 //! `Context`, calls the store, and hands results to `output`.
 
 pub mod account;
+pub mod audit;
 pub mod token;
 
 use std::ffi::CStr;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli, msg: Messages) -> Result<()> {
     match cli.command {
         Command::Token(cmd) => token::run(&ctx, cmd),
         Command::Account(cmd) => account::run(&ctx, cmd),
+        Command::Audit(args) => audit::run(&ctx, args),
     }
 }
 
@@ -95,12 +97,18 @@ impl Context {
         self.style.format
     }
 
-    /// An audit event stamped with this command's time and actor.
-    pub fn event(&self, action: &str, account: &str) -> Event {
+    /// An audit event about an account, stamped with this command's time
+    /// and actor.
+    pub fn account_event(&self, action: &str, account: &Account) -> Event {
+        self.event(action, account.id, &account.name)
+    }
+
+    fn event(&self, action: &str, account_id: i64, account: &str) -> Event {
         Event {
             at: self.now,
             actor: actor(),
             action: action.to_string(),
+            account_id,
             account: account.to_string(),
             token_id: None,
             token_name: None,
@@ -110,7 +118,7 @@ impl Context {
 
     /// An audit event about one token.
     pub fn token_event(&self, action: &str, t: &Token) -> Event {
-        let mut event = self.event(action, &t.account);
+        let mut event = self.event(action, t.account_id, &t.account);
         event.token_id = Some(t.id.clone());
         event.token_name = Some(t.name.clone());
         event
@@ -142,9 +150,9 @@ impl Context {
         if store::is_bootstrapped(tx)? {
             return Ok(false);
         }
-        store::insert_account(tx, user, &[values::ALL.to_string()], self.now)?;
+        let account = store::insert_account(tx, user, &[values::ALL.to_string()], self.now)?;
         store::mark_bootstrapped(tx, self.now)?;
-        let mut event = self.event("account-add", user);
+        let mut event = self.account_event("account-add", &account);
         event.detail = Some("acls=all (first use of the store)".into());
         store::record_event(tx, &event)?;
         Ok(true)

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::{
-    CreateArgs, EditArgs, ListArgs, OutputFormat, RevokeAllArgs, RevokeArgs, SelectionArgs,
+    CreateArgs, EditArgs, ListArgs, OutputFormat, RevokeAllArgs, RotateArgs, SelectionArgs,
     ShowArgs, TokenCommand, VerifyArgs,
 };
 use crate::error::{Error, Kind};
@@ -20,6 +20,8 @@ use crate::{token, ui, values};
 
 /// A token's lifetime when `--expires` is not given.
 const DEFAULT_LIFETIME: i64 = 365 * 86_400;
+/// The longest a rotated-out secret may keep working.
+const MAX_GRACE: i64 = 30 * 86_400;
 /// The longest token `verify` reads; anything longer is malformed.
 const MAX_TOKEN_INPUT: usize = 1024;
 
@@ -29,7 +31,10 @@ pub fn run(ctx: &Context, cmd: TokenCommand) -> Result<()> {
         TokenCommand::List(args) => list(ctx, args),
         TokenCommand::Show(args) => show(ctx, args),
         TokenCommand::Edit(args) => edit(ctx, args),
-        TokenCommand::Revoke(args) => revoke(ctx, args),
+        TokenCommand::Rotate(args) => rotate(ctx, args),
+        TokenCommand::Disable(args) => change_tokens(ctx, &args.tokens, Change::Disable),
+        TokenCommand::Enable(args) => change_tokens(ctx, &args.tokens, Change::Enable),
+        TokenCommand::Revoke(args) => change_tokens(ctx, &args.tokens, Change::Revoke),
         TokenCommand::RevokeAll(args) => revoke_all(ctx, args),
         TokenCommand::Verify(args) => verify(ctx, args),
     }
@@ -325,52 +330,153 @@ fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
     print_token(ctx, &updated)
 }
 
-fn revoke(ctx: &Context, args: RevokeArgs) -> Result<()> {
-    let first = args.tokens.first().map(String::as_str).unwrap_or_default();
+/// The state changes that take several `<TOKEN>`s.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Revoke,
+    Disable,
+    Enable,
+}
+
+impl Change {
+    fn action(self) -> &'static str {
+        match self {
+            Change::Revoke => "revoke",
+            Change::Disable => "disable",
+            Change::Enable => "enable",
+        }
+    }
+
+    fn past(self) -> &'static str {
+        match self {
+            Change::Revoke => "revoked",
+            Change::Disable => "disabled",
+            Change::Enable => "enabled",
+        }
+    }
+
+    /// Whether the change would do anything to `t`.
+    fn applies_to(self, t: &Token) -> bool {
+        match self {
+            Change::Revoke => t.revoked_at.is_none(),
+            Change::Disable => t.disabled_at.is_none(),
+            Change::Enable => t.disabled_at.is_some(),
+        }
+    }
+}
+
+/// Revokes, disables or enables several tokens in one transaction: if any
+/// is not found (or, for disable/enable, revoked) nothing changes. A token
+/// already in the wanted state is left alone, with no audit event.
+fn change_tokens(ctx: &Context, names: &[String], change: Change) -> Result<()> {
+    let first = names.first().map(String::as_str).unwrap_or_default();
     let mut store = existing_store_or_not_found(ctx, first)?;
 
-    // Resolve every name first: one unknown name and nothing is revoked,
-    // and nothing is asked.
+    // Resolve every name before asking anything.
+    let account = ctx
+        .read_account(store.conn())?
+        .ok_or_else(|| token_not_found(ctx, first))?;
     let mut targets: Vec<Token> = Vec::new();
-    if let Some(account) = ctx.read_account(store.conn())? {
-        for name in &args.tokens {
-            let t = store::resolve_token(store.conn(), account.id, name)?
-                .ok_or_else(|| token_not_found(ctx, name))?;
-            if !targets.iter().any(|o| o.id == t.id) {
-                targets.push(t);
-            }
+    for name in names {
+        let t = match change {
+            Change::Revoke => store::resolve_token(store.conn(), account.id, name)?
+                .ok_or_else(|| token_not_found(ctx, name))?,
+            _ => resolve_live(ctx, store.conn(), &account, name, change.past())?,
+        };
+        if !targets.iter().any(|o| o.id == t.id) {
+            targets.push(t);
         }
-    } else {
-        return Err(token_not_found(ctx, first).into());
     }
-    let live: Vec<&Token> = targets.iter().filter(|t| t.revoked_at.is_none()).collect();
-    if !live.is_empty() {
-        let names: Vec<&str> = live.iter().map(|t| t.name.as_str()).collect();
+    let pending: Vec<&str> = targets
+        .iter()
+        .filter(|t| change.applies_to(t))
+        .map(|t| t.name.as_str())
+        .collect();
+    if change == Change::Revoke && !pending.is_empty() {
         ctx.confirm(&format!(
             "Revoke {} ({})? It stops working at once",
-            plural(live.len(), "token"),
-            names.join(", ")
+            plural(pending.len(), "token"),
+            pending.join(", ")
         ))?;
     }
 
-    let revoked = ctx.write_as_account(&mut store, |tx, account| {
-        let mut revoked = Vec::new();
+    let changed = ctx.write_as_account(&mut store, |tx, account| {
+        let mut changed = Vec::new();
         for target in &targets {
             // Re-read under the write lock: another process may have acted.
-            let Some(mut t) = store::resolve_token(tx, account.id, &target.id)? else {
-                return Err(token_not_found(ctx, &target.name).into());
+            let mut t = match change {
+                Change::Revoke => store::resolve_token(tx, account.id, &target.id)?
+                    .ok_or_else(|| token_not_found(ctx, &target.name))?,
+                _ => resolve_live(ctx, tx, account, &target.id, change.past())?,
             };
-            if t.revoked_at.is_some() {
+            if !change.applies_to(&t) {
                 continue;
             }
-            store::revoke_token(tx, &t.id, ctx.now)?;
-            store::record_event(tx, &ctx.token_event("revoke", &t))?;
-            t.revoked_at = Some(ctx.now);
-            revoked.push(t);
+            match change {
+                Change::Revoke => t.revoked_at = Some(ctx.now),
+                Change::Disable => t.disabled_at = Some(ctx.now),
+                Change::Enable => t.disabled_at = None,
+            }
+            store::update_token(tx, &t)?;
+            store::record_event(tx, &ctx.token_event(change.action(), &t))?;
+            changed.push(t);
         }
-        Ok(revoked)
+        Ok(changed)
     })?;
-    print_revoked(ctx, &revoked, None)
+    match ctx.format() {
+        OutputFormat::Table => output::line(&format!(
+            "{} {}",
+            change.past(),
+            plural(changed.len(), "token")
+        ))?,
+        format => {
+            let tokens: Vec<TokenView> =
+                changed.iter().map(|t| TokenView::new(t, ctx.now)).collect();
+            let view = serde_json::json!({ change.past(): changed.len(), "tokens": tokens });
+            output::structured(format, &view)?;
+        }
+    }
+    Ok(())
+}
+
+fn rotate(ctx: &Context, args: RotateArgs) -> Result<()> {
+    let grace = values::grace(&args.grace)?;
+    if grace > MAX_GRACE {
+        return Err(
+            Error::usage(format!("grace {} is longer than 30 days", args.grace))
+                .with_hint("give at most 30d, or 0 to stop the old secret at once")
+                .into(),
+        );
+    }
+    // argon2 runs here, before the write lock is taken; only the new
+    // secret is used, the token keeps its id.
+    let new = token::generate()?;
+    let secret_hash = token::hash_secret(&new.secret)?;
+
+    let mut store = existing_store_or_not_found(ctx, &args.token)?;
+    let rotated = ctx.write_as_account(&mut store, |tx, account| {
+        let mut t = resolve_live(ctx, tx, account, &args.token, "rotated")?;
+        // The old secret works until the grace ends, never past expiry. A
+        // grace from an earlier rotation ends here: only the secret being
+        // replaced is kept.
+        let grace_end = (grace > 0).then(|| {
+            let end = ctx.now + grace;
+            t.expires_at.map_or(end, |expires| end.min(expires))
+        });
+        t.prev_secret_hash = grace_end.map(|_| t.secret_hash.clone());
+        t.prev_valid_until = grace_end;
+        t.secret_hash = secret_hash;
+        store::update_token(tx, &t)?;
+        let mut event = ctx.token_event("rotate", &t);
+        event.detail = Some(match grace_end {
+            Some(end) => format!("old secret valid until {}", output::utc(end)),
+            None => "old secret stopped at once".into(),
+        });
+        store::record_event(tx, &event)?;
+        Ok(t)
+    })?;
+    let plaintext = token::assemble(&rotated.id, &new.secret);
+    show_issued(ctx, &rotated, &plaintext)
 }
 
 fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {

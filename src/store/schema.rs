@@ -50,11 +50,13 @@ pub const MIGRATIONS: &[&str] = &[
         at         INTEGER NOT NULL,
         actor      TEXT NOT NULL,
         action     TEXT NOT NULL,
-        account    TEXT NOT NULL,
+        account_id INTEGER NOT NULL REFERENCES accounts(id),
+        account    TEXT NOT NULL,              -- the name at the time
         token_id   TEXT,
         token_name TEXT,
         detail     TEXT
     ) STRICT;
     CREATE INDEX events_by_token ON events(token_id);
+    CREATE INDEX events_by_account ON events(account_id);
     "#,
 ];

@@ -4,3 +4,4 @@ mod common;
 
 mod accounts;
 mod basics;
+mod lifecycle;
