@@ -5,6 +5,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::ArgValueCompleter;
+
+use crate::complete;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -34,7 +37,8 @@ pub struct GlobalArgs {
         long,
         env = "TOKENCTL_USER",
         global = true,
-        value_name = "ACCOUNT"
+        value_name = "ACCOUNT",
+        add = ArgValueCompleter::new(complete::account_names)
     )]
     pub user: Option<String>,
 
@@ -82,6 +86,23 @@ pub enum Command {
     Account(AccountCommand),
     /// Show the change log, oldest first
     Audit(AuditArgs),
+    /// Print the shell completion script (it completes names from the store)
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to print the script for
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    Powershell,
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,7 +139,7 @@ pub struct CreateArgs {
     pub expires: Option<String>,
 
     /// A privilege, or a comma list; repeatable [default: the account's]
-    #[arg(long, value_name = "ACL")]
+    #[arg(long, value_name = "ACL", add = ArgValueCompleter::new(complete::privileges))]
     pub acl: Vec<String>,
 
     /// Only accept the token from this address or CIDR block; repeatable
@@ -168,12 +189,14 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     /// Name of a live token, or id of any of the account's tokens
+    #[arg(add = ArgValueCompleter::new(complete::token_names))]
     pub token: String,
 }
 
 #[derive(Debug, Args)]
 pub struct EditArgs {
     /// Name of a live token, or its id
+    #[arg(add = ArgValueCompleter::new(complete::token_names))]
     pub token: String,
 
     /// Rename the token
@@ -181,15 +204,15 @@ pub struct EditArgs {
     pub new_name: Option<String>,
 
     /// Replace the privileges (comma list; repeatable)
-    #[arg(long, value_name = "ACL")]
+    #[arg(long, value_name = "ACL", add = ArgValueCompleter::new(complete::privileges))]
     pub acl: Vec<String>,
 
     /// Add privileges (after --acl)
-    #[arg(long, value_name = "ACL")]
+    #[arg(long, value_name = "ACL", add = ArgValueCompleter::new(complete::privileges))]
     pub add_acl: Vec<String>,
 
     /// Remove privileges (after --add-acl)
-    #[arg(long, value_name = "ACL")]
+    #[arg(long, value_name = "ACL", add = ArgValueCompleter::new(complete::privileges))]
     pub remove_acl: Vec<String>,
 
     /// New expiry: never, a date, an RFC 3339 time, or a duration from now
@@ -212,13 +235,14 @@ pub struct EditArgs {
 #[derive(Debug, Args)]
 pub struct TokensArgs {
     /// Names of live tokens, or ids
-    #[arg(required = true, value_name = "TOKEN")]
+    #[arg(required = true, value_name = "TOKEN", add = ArgValueCompleter::new(complete::token_names))]
     pub tokens: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct RotateArgs {
     /// Name of a live token, or its id
+    #[arg(add = ArgValueCompleter::new(complete::token_names))]
     pub token: String,
 
     /// How long the old secret keeps working: 0 or a duration, at most 30d
@@ -233,7 +257,7 @@ pub struct AuditArgs {
     pub since: Option<String>,
 
     /// Only events of this token (name of a live token, or id)
-    #[arg(long, value_name = "TOKEN")]
+    #[arg(long, value_name = "TOKEN", add = ArgValueCompleter::new(complete::token_names))]
     pub token: Option<String>,
 
     /// Every account's events, not only the acting account's
@@ -258,7 +282,7 @@ pub struct RevokeAllArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// A privilege the token must grant (comma list; repeatable)
-    #[arg(long, value_name = "ACL")]
+    #[arg(long, value_name = "ACL", add = ArgValueCompleter::new(complete::privileges))]
     pub acl: Vec<String>,
 
     /// The client's address, checked against the token's allow-list
@@ -287,6 +311,7 @@ pub enum AccountCommand {
 #[derive(Debug, Args)]
 pub struct AccountArgs {
     /// Account name
+    #[arg(add = ArgValueCompleter::new(complete::account_names))]
     pub name: String,
 }
 
@@ -296,13 +321,14 @@ pub struct AccountAddArgs {
     pub name: String,
 
     /// A privilege, or a comma list; repeatable; `all` grants every one
-    #[arg(long, value_name = "ACL", required = true)]
+    #[arg(long, value_name = "ACL", required = true, add = ArgValueCompleter::new(complete::privileges))]
     pub acl: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct AccountEditArgs {
     /// Account name
+    #[arg(add = ArgValueCompleter::new(complete::account_names))]
     pub name: String,
 
     /// Rename the account (its tokens keep working)
@@ -310,15 +336,15 @@ pub struct AccountEditArgs {
     pub new_name: Option<String>,
 
     /// Replace the privileges (comma list; repeatable)
-    #[arg(long, value_name = "ACL")]
+    #[arg(long, value_name = "ACL", add = ArgValueCompleter::new(complete::privileges))]
     pub acl: Vec<String>,
 
     /// Add privileges (after --acl)
-    #[arg(long, value_name = "ACL")]
+    #[arg(long, value_name = "ACL", add = ArgValueCompleter::new(complete::privileges))]
     pub add_acl: Vec<String>,
 
     /// Remove privileges (after --add-acl); narrows the tokens at once
-    #[arg(long, value_name = "ACL")]
+    #[arg(long, value_name = "ACL", add = ArgValueCompleter::new(complete::privileges))]
     pub remove_acl: Vec<String>,
 }
 

@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod commands;
+pub mod complete;
 pub mod error;
 pub mod model;
 pub mod output;
@@ -16,11 +17,14 @@ pub mod values;
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
 use crate::cli::{Cli, ColorChoice};
 use crate::error::Kind;
 use crate::ui::Messages;
+
+/// The program the registration scripts call back: `tokenctl` on PATH.
+pub const COMPLETER: &str = "tokenctl";
 
 /// Parses the command line, runs the command, and turns the outcome into
 /// SPEC's exit code, printing one `error:` line (and a `hint:`) on failure.
@@ -31,6 +35,10 @@ pub fn run() -> ExitCode {
     unsafe {
         libc::umask(0o077);
     }
+    // `COMPLETE=bash tokenctl -- <words>`: answer the shell and exit.
+    clap_complete::CompleteEnv::with_factory(Cli::command)
+        .completer(COMPLETER)
+        .complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod completions;
 pub mod token;
 
 use std::ffi::CStr;
@@ -12,7 +13,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use rusqlite::{Connection, Transaction};
 
-use crate::cli::{Cli, Command, OutputFormat};
+use crate::cli::{Cli, Command, GlobalArgs, OutputFormat};
 use crate::error::{Error, Kind};
 use crate::model::{Account, Event, Token};
 use crate::output::Style;
@@ -34,20 +35,22 @@ pub struct Context {
 }
 
 pub fn run(cli: Cli, msg: Messages) -> Result<()> {
-    let ctx = Context::new(&cli, msg)?;
-    match cli.command {
-        Command::Token(cmd) => token::run(&ctx, cmd),
-        Command::Account(cmd) => account::run(&ctx, cmd),
-        Command::Audit(args) => audit::run(&ctx, args),
+    let Cli { global, command } = cli;
+    let context = || Context::new(&global, msg);
+    match command {
+        Command::Token(cmd) => token::run(&context()?, cmd),
+        Command::Account(cmd) => account::run(&context()?, cmd),
+        Command::Audit(args) => audit::run(&context()?, args),
+        // Needs no store, and so no store path.
+        Command::Completions(args) => completions::run(args),
     }
 }
 
 impl Context {
-    fn new(cli: &Cli, msg: Messages) -> Result<Context> {
-        let g = &cli.global;
+    fn new(g: &GlobalArgs, msg: Messages) -> Result<Context> {
         let db = match &g.db {
             Some(path) => path.clone(),
-            None => default_store_path()?,
+            None => store::default_path()?,
         };
         let stdout_terminal = io::stdout().is_terminal();
         Ok(Context {
@@ -198,14 +201,6 @@ pub fn unknown_account(name: &str) -> Error {
     Error::not_found(format!("no account named '{name}'")).with_hint(format!(
         "create it with: tokenctl account add {name} --acl PRIVILEGE, or pick another with -u"
     ))
-}
-
-fn default_store_path() -> Result<PathBuf> {
-    let dirs = directories::BaseDirs::new().ok_or_else(|| {
-        Error::usage("cannot find a data folder for the default store (HOME is not set)")
-            .with_hint("pass --db PATH or set TOKENCTL_DB")
-    })?;
-    Ok(dirs.data_dir().join("tokenctl").join("tokens.db"))
 }
 
 /// Who made a change, for the audit trail: the OS user of the real uid,

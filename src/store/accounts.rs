@@ -115,3 +115,23 @@ pub fn delete_account(conn: &Connection, account_id: i64, now: i64) -> rusqlite:
     )?;
     Ok(())
 }
+
+/// Names of every live account, sorted.
+pub fn account_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT name FROM accounts WHERE deleted_at IS NULL ORDER BY name")?;
+    let rows = stmt.query_map([], |row| row.get(0))?;
+    rows.collect()
+}
+
+/// Every privilege some live account or live token holds, sorted.
+pub fn privileges_in_use(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT j.value FROM accounts a, json_each(a.acls) j WHERE a.deleted_at IS NULL
+         UNION
+         SELECT j.value FROM tokens t, json_each(t.acls) j WHERE t.revoked_at IS NULL
+         ORDER BY 1",
+    )?;
+    let rows = stmt.query_map([], |row| row.get(0))?;
+    rows.collect()
+}

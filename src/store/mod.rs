@@ -166,6 +166,15 @@ impl Store {
     }
 }
 
+/// `<data dir>/tokenctl/tokens.db` (on Linux `$XDG_DATA_HOME/tokenctl/tokens.db`).
+pub fn default_path() -> Result<PathBuf, Error> {
+    let dirs = directories::BaseDirs::new().ok_or_else(|| {
+        Error::usage("cannot find a data folder for the default store (HOME is not set)")
+            .with_hint("pass --db PATH or set TOKENCTL_DB")
+    })?;
+    Ok(dirs.data_dir().join("tokenctl").join("tokens.db"))
+}
+
 /// Looks at `path` without modifying it.
 fn inspect(path: &Path) -> anyhow::Result<Found> {
     let meta = match fs::metadata(path) {

@@ -210,3 +210,12 @@ pub fn record_use(conn: &Connection, id: &str, now: i64, ip: Option<&str>) -> ru
         .execute(params![id, now, ip])?;
     Ok(())
 }
+
+/// Names of the account's live tokens, sorted.
+pub fn live_token_names(conn: &Connection, account_id: i64) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT name FROM tokens WHERE account_id = ?1 AND revoked_at IS NULL ORDER BY name",
+    )?;
+    let rows = stmt.query_map([account_id], |row| row.get(0))?;
+    rows.collect()
+}

@@ -4,4 +4,6 @@ mod common;
 
 mod accounts;
 mod basics;
+mod completion;
+mod generated;
 mod lifecycle;

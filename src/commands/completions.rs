@@ -1,0 +1,29 @@
+//! `tokenctl completions <shell>`: the registration script, the same as
+//! `COMPLETE=<shell> tokenctl` prints. It never edits a user's rc files.
+
+use std::io::{self, Write};
+
+use anyhow::Result;
+use clap_complete::env::{Bash, Elvish, EnvCompleter, Fish, Powershell, Zsh};
+
+use crate::cli::{CompletionsArgs, Shell};
+
+pub fn run(args: CompletionsArgs) -> Result<()> {
+    let mut out = io::stdout().lock();
+    registration(args.shell, &mut out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Writes the script that registers `tokenctl`'s completion with `shell`.
+pub fn registration(shell: Shell, out: &mut dyn Write) -> io::Result<()> {
+    let completer: &dyn EnvCompleter = match shell {
+        Shell::Bash => &Bash,
+        Shell::Zsh => &Zsh,
+        Shell::Fish => &Fish,
+        Shell::Elvish => &Elvish,
+        Shell::Powershell => &Powershell,
+    };
+    let name = crate::COMPLETER;
+    completer.write_registration("COMPLETE", name, name, name, out)
+}

@@ -1,0 +1,150 @@
+//! Completion of values from the store: `tokenctl token revoke <TAB>`
+//! offers the account's live token names. The shell calls
+//! `tokenctl -- <words>` with COMPLETE set (clap_complete's `CompleteEnv`);
+//! a completer only sees the word being completed, so the store and the
+//! account come from the whole command line, read here.
+//!
+//! Completion never creates a store, never prompts, and offers nothing
+//! rather than failing.
+
+use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
+
+use clap_complete::CompletionCandidate;
+
+use crate::store::{self, Store};
+
+/// `--db` and `-u` as given on the line being completed.
+#[derive(Default)]
+struct Line {
+    db: Option<PathBuf>,
+    user: Option<String>,
+}
+
+impl Line {
+    fn parse(words: impl IntoIterator<Item = OsString>) -> Line {
+        let mut line = Line::default();
+        let mut words = words.into_iter().peekable();
+        while let Some(word) = words.next() {
+            let Some(word) = word.to_str().map(str::to_string) else {
+                continue;
+            };
+            let mut value = |inline: Option<&str>| {
+                inline
+                    .map(str::to_string)
+                    .or_else(|| words.next().and_then(|w| w.into_string().ok()))
+            };
+            if word == "--db" {
+                line.db = value(None).map(PathBuf::from);
+            } else if let Some(v) = word.strip_prefix("--db=") {
+                line.db = value(Some(v)).map(PathBuf::from);
+            } else if word == "-u" || word == "--user" {
+                line.user = value(None);
+            } else if let Some(v) = word.strip_prefix("--user=") {
+                line.user = value(Some(v));
+            } else if let Some(v) = word.strip_prefix("-u").filter(|v| !v.is_empty()) {
+                line.user = value(Some(v.trim_start_matches('=')));
+            }
+        }
+        line
+    }
+
+    /// The store: `--db` on the line, else TOKENCTL_DB, else the default.
+    fn store(&self) -> Option<Store> {
+        let path = self
+            .db
+            .clone()
+            .or_else(|| {
+                std::env::var_os("TOKENCTL_DB")
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
+            .or_else(|| store::default_path().ok())?;
+        Store::open_existing(&path).ok().flatten()
+    }
+
+    fn user(&self) -> Option<String> {
+        self.user.clone().or_else(|| {
+            ["TOKENCTL_USER", "USER", "LOGNAME"]
+                .iter()
+                .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+        })
+    }
+}
+
+fn candidates(current: &OsStr, names: Vec<String>) -> Vec<CompletionCandidate> {
+    let prefix = current.to_string_lossy();
+    names
+        .into_iter()
+        .filter(|n| n.starts_with(prefix.as_ref()))
+        .map(CompletionCandidate::new)
+        .collect()
+}
+
+/// Live token names of the acting account.
+pub fn token_names(current: &OsStr) -> Vec<CompletionCandidate> {
+    let line = Line::parse(std::env::args_os());
+    let names = (|| {
+        let store = line.store()?;
+        let account = store::find_account(store.conn(), &line.user()?).ok()??;
+        store::live_token_names(store.conn(), account.id).ok()
+    })();
+    candidates(current, names.unwrap_or_default())
+}
+
+/// Names of the live accounts.
+pub fn account_names(current: &OsStr) -> Vec<CompletionCandidate> {
+    let line = Line::parse(std::env::args_os());
+    let names = line
+        .store()
+        .and_then(|store| store::account_names(store.conn()).ok());
+    candidates(current, names.unwrap_or_default())
+}
+
+/// Privileges held by some account or token; completes each element of a
+/// comma list.
+pub fn privileges(current: &OsStr) -> Vec<CompletionCandidate> {
+    let line = Line::parse(std::env::args_os());
+    let mut names = line
+        .store()
+        .and_then(|store| store::privileges_in_use(store.conn()).ok())
+        .unwrap_or_default();
+    if !names.iter().any(|n| n == crate::values::ALL) {
+        names.push(crate::values::ALL.to_string());
+    }
+    let current = current.to_string_lossy();
+    let (done, last) = match current.rfind(',') {
+        Some(i) => current.split_at(i + 1),
+        None => ("", current.as_ref()),
+    };
+    names
+        .into_iter()
+        .filter(|n| n.starts_with(last) && !done.split(',').any(|d| d == n))
+        .map(|n| CompletionCandidate::new(format!("{done}{n}")))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(words: &[&str]) -> Line {
+        Line::parse(words.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn reads_db_and_user_from_the_line() {
+        let line = parse(&[
+            "tokenctl", "--", "tokenctl", "--db", "/x.db", "-u", "bob", "token",
+        ]);
+        assert_eq!(line.db, Some(PathBuf::from("/x.db")));
+        assert_eq!(line.user.as_deref(), Some("bob"));
+        let line = parse(&["tokenctl", "--db=/y.db", "--user=carol"]);
+        assert_eq!(line.db, Some(PathBuf::from("/y.db")));
+        assert_eq!(line.user.as_deref(), Some("carol"));
+        let line = parse(&["tokenctl", "-udave"]);
+        assert_eq!(line.user.as_deref(), Some("dave"));
+        let line = parse(&["tokenctl", "--db"]);
+        assert_eq!(line.db, None);
+    }
+}
