@@ -86,8 +86,26 @@ pub enum Command {
     Account(AccountCommand),
     /// Show the change log, oldest first
     Audit(AuditArgs),
+    /// Back up or check the store
+    #[command(subcommand)]
+    Db(DbCommand),
     /// Print the shell completion script (it completes names from the store)
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Write a consistent copy of the store (safe while others write), mode 0600
+    Backup(BackupArgs),
+    /// Run SQLite's integrity check and tokenctl's schema checks; exit 1 if unhealthy
+    Check,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where to write the copy; an existing file is replaced only with --yes
+    #[arg(value_hint = clap::ValueHint::FilePath)]
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]

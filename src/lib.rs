@@ -35,6 +35,16 @@ pub fn run() -> ExitCode {
     unsafe {
         libc::umask(0o077);
     }
+    // A panic is a bug; should one happen, say so in one line, not a
+    // backtrace (which could quote values from the store).
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("error: internal error{at}; nothing more was done");
+        eprintln!("hint: please report this as a bug in tokenctl");
+    }));
     // `COMPLETE=bash tokenctl -- <words>`: answer the shell and exit.
     clap_complete::CompleteEnv::with_factory(Cli::command)
         .completer(COMPLETER)
@@ -55,7 +65,11 @@ pub fn run() -> ExitCode {
     let msg = Messages {
         color: ui::use_color(color_choice(&cli), io::stderr().is_terminal()),
     };
-    match commands::run(cli, msg) {
+    let outcome = std::panic::catch_unwind(|| commands::run(cli, msg));
+    let Ok(outcome) = outcome else {
+        return ExitCode::from(Kind::Runtime.exit_code());
+    };
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {

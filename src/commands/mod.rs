@@ -4,6 +4,7 @@
 pub mod account;
 pub mod audit;
 pub mod completions;
+pub mod db;
 pub mod token;
 
 use std::ffi::CStr;
@@ -41,6 +42,7 @@ pub fn run(cli: Cli, msg: Messages) -> Result<()> {
         Command::Token(cmd) => token::run(&context()?, cmd),
         Command::Account(cmd) => account::run(&context()?, cmd),
         Command::Audit(args) => audit::run(&context()?, args),
+        Command::Db(cmd) => db::run(&context()?, cmd),
         // Needs no store, and so no store path.
         Command::Completions(args) => completions::run(args),
     }

@@ -3,11 +3,13 @@
 
 mod accounts;
 mod events;
+mod maintenance;
 mod schema;
 mod tokens;
 
 pub use accounts::*;
 pub use events::*;
+pub use maintenance::Check;
 pub use tokens::*;
 
 use std::fs::{self, DirBuilder, OpenOptions};
@@ -23,7 +25,7 @@ use crate::error::Error;
 
 const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 /// How long a command waits for another process's write to finish.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Store {
     conn: Connection,

@@ -5,5 +5,6 @@ mod common;
 mod accounts;
 mod basics;
 mod completion;
+mod db;
 mod generated;
 mod lifecycle;

@@ -1,0 +1,114 @@
+//! `tokenctl db backup|check`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::Context;
+use crate::cli::{BackupArgs, DbCommand, OutputFormat};
+use crate::error::Error;
+use crate::output;
+use crate::store::Store;
+
+pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
+    match cmd {
+        DbCommand::Backup(args) => backup(ctx, args),
+        DbCommand::Check => check(ctx),
+    }
+}
+
+fn existing(ctx: &Context) -> Result<Store> {
+    Ok(ctx.open_existing()?.ok_or_else(|| {
+        Error::runtime(format!("no store at {}", ctx.db.display()))
+            .with_hint("point --db (or TOKENCTL_DB) at the store")
+    })?)
+}
+
+fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
+    let dest = args.file;
+    if dest.exists() && !ctx.yes {
+        return Err(Error::conflict(format!("{} exists", dest.display()))
+            .with_hint("pass --yes to replace it, or choose another file")
+            .into());
+    }
+    let store = existing(ctx)?;
+    // Written beside the target and renamed into place: a failed backup
+    // never leaves a partial file under the name asked for.
+    let partial = partial_path(&dest);
+    let _ = fs::remove_file(&partial);
+    let written = store
+        .backup_to(&partial)
+        .and_then(|()| Ok(fs::rename(&partial, &dest)?));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&partial);
+        return Err(
+            Error::runtime(format!("cannot write the backup {}: {e:#}", dest.display())).into(),
+        );
+    }
+    match ctx.format() {
+        OutputFormat::Table => output::line(&format!("backed up to {}", dest.display()))?,
+        format => output::structured(format, &serde_json::json!({ "backup": dest }))?,
+    }
+    Ok(())
+}
+
+fn partial_path(dest: &Path) -> PathBuf {
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    dest.with_file_name(format!(".{name}.partial-{}", std::process::id()))
+}
+
+#[derive(Serialize)]
+struct CheckView {
+    name: &'static str,
+    ok: bool,
+    detail: String,
+}
+
+#[derive(Serialize)]
+struct Report {
+    healthy: bool,
+    checks: Vec<CheckView>,
+}
+
+fn check(ctx: &Context) -> Result<()> {
+    let store = existing(ctx)?;
+    let checks = store.check()?;
+    let healthy = checks.iter().all(|c| c.ok);
+    match ctx.format() {
+        OutputFormat::Table => {
+            for c in &checks {
+                let mark = if c.ok { "ok     " } else { "PROBLEM" };
+                output::line(&format!("{mark} {:<11} {}", c.name, c.detail))?;
+            }
+        }
+        format => output::structured(
+            format,
+            &Report {
+                healthy,
+                checks: checks
+                    .into_iter()
+                    .map(|c| CheckView {
+                        name: c.name,
+                        ok: c.ok,
+                        detail: c.detail,
+                    })
+                    .collect(),
+            },
+        )?,
+    }
+    if !healthy {
+        return Err(
+            Error::runtime(format!("the store {} is not healthy", ctx.db.display()))
+                .with_hint(
+                    "restore from a backup (tokenctl db backup) or investigate the problems above",
+                )
+                .into(),
+        );
+    }
+    Ok(())
+}
