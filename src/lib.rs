@@ -13,6 +13,7 @@ pub mod store;
 pub mod token;
 pub mod ui;
 pub mod values;
+pub mod verify;
 
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
@@ -51,15 +52,23 @@ pub fn run() -> ExitCode {
         .complete();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            // clap's own message already starts with "error:" and shows usage.
-            let code = if e.use_stderr() {
-                Kind::Usage.exit_code()
-            } else {
-                0
-            };
+        Err(e) if !e.use_stderr() => {
+            // --help and --version.
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // clap's message starts with "error:" and may quote a token
+            // someone pasted as an argument: never echo it back.
+            let text = e.render().to_string();
+            let redacted = token::redact(&text);
+            eprint!("{redacted}");
+            if redacted != text {
+                eprintln!(
+                    "hint: tokens are read from stdin or TOKENCTL_TOKEN, never from arguments"
+                );
+            }
+            return ExitCode::from(Kind::Usage.exit_code());
         }
     };
     let msg = Messages {
@@ -74,7 +83,8 @@ pub fn run() -> ExitCode {
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let (kind, message, hint) = describe(&e);
-            msg.error(&message, hint.as_deref());
+            let hint = hint.map(|h| token::redact(&h));
+            msg.error(&token::redact(&message), hint.as_deref());
             ExitCode::from(kind.exit_code())
         }
     }

@@ -88,14 +88,19 @@ fn local_or_never(ts: Option<i64>) -> String {
 
 /// Writes a serialisable value as JSON or YAML.
 pub fn structured<T: Serialize + ?Sized>(format: OutputFormat, value: &T) -> io::Result<()> {
-    let mut out = io::stdout().lock();
+    // stdout is line-buffered; a large list would be a write per line.
+    let mut out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     match format {
         OutputFormat::Yaml => {
             let text = serde_norway::to_string(value).map_err(io::Error::other)?;
             out.write_all(text.as_bytes())?;
         }
         OutputFormat::Json | OutputFormat::Table => {
-            serde_json::to_writer_pretty(&mut out, value).map_err(io::Error::other)?;
+            // Keep the I/O error's kind, so a closed pipe stays quiet.
+            serde_json::to_writer_pretty(&mut out, value).map_err(|e| match e.io_error_kind() {
+                Some(kind) => io::Error::from(kind),
+                None => io::Error::other(e),
+            })?;
             out.write_all(b"\n")?;
         }
     }
@@ -124,6 +129,9 @@ fn new_table(style: Style) -> Table {
     }
     if style.color {
         table.enforce_styling();
+        // The flag was decided already (flag > NO_COLOR > auto); crossterm,
+        // which draws the colours, would otherwise consult NO_COLOR again.
+        crossterm::style::force_color_output(true);
     }
     table
 }

@@ -132,6 +132,27 @@ pub fn secret_matches(secret: &str, phc: &str) -> bool {
         .is_ok_and(|hash| hasher().verify_password(secret.as_bytes(), &hash).is_ok())
 }
 
+/// `text` with anything that looks like a token (even a mistyped one:
+/// `tct_` and 20 or more base62 characters) replaced, for error messages
+/// that quote what a user typed.
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(PREFIX) {
+        let after = &rest[at + PREFIX.len()..];
+        let run = after.bytes().take_while(u8::is_ascii_alphanumeric).count();
+        out.push_str(&rest[..at + PREFIX.len()]);
+        if run >= 20 {
+            out.push_str("<redacted>");
+            rest = &after[run..];
+        } else {
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +199,19 @@ mod tests {
         assert!(parse(&t.replacen("tct_", "tcx_", 1)).is_none());
         assert!(parse("").is_none());
         assert!(parse("tct_ääääääääääääääääääääääääääääää").is_none());
+    }
+
+    #[test]
+    fn redaction_hides_tokens_and_near_tokens_only() {
+        let t = generate().unwrap().plaintext;
+        let message = format!("unexpected argument '{t}' found");
+        assert_eq!(
+            redact(&message),
+            "unexpected argument 'tct_<redacted>' found"
+        );
+        assert!(!redact(&format!("{}x", &t[..40])).contains(&t[10..40]));
+        assert_eq!(redact("no token 'tct_ab' here"), "no token 'tct_ab' here");
+        assert_eq!(redact("tct_tct_"), "tct_tct_");
     }
 
     #[test]

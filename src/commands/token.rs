@@ -1,6 +1,6 @@
 //! `tokenctl token ...`: create, list, show, edit, revoke, revoke-all, verify.
 
-use std::io::{self, IsTerminal, Read};
+use std::io::{self, BufRead, IsTerminal, Read};
 use std::net::IpAddr;
 
 use anyhow::Result;
@@ -13,9 +13,10 @@ use crate::cli::{
     ShowArgs, TokenCommand, VerifyArgs,
 };
 use crate::error::{Error, Kind};
-use crate::model::{Account, Status, Token};
+use crate::model::{Account, Token};
 use crate::output::{self, IssuedView, Style, TokenView};
 use crate::store::{self, Store, TokenQuery};
+use crate::verify::{self, Reason};
 use crate::{token, ui, values};
 
 /// A token's lifetime when `--expires` is not given.
@@ -403,12 +404,14 @@ fn change_tokens(ctx: &Context, names: &[String], change: Change) -> Result<()> 
     let changed = ctx.write_as_account(&mut store, |tx, account| {
         let mut changed = Vec::new();
         for target in &targets {
-            // Re-read under the write lock: another process may have acted.
-            let mut t = match change {
-                Change::Revoke => store::resolve_token(tx, account.id, &target.id)?
-                    .ok_or_else(|| token_not_found(ctx, &target.name))?,
-                _ => resolve_live(ctx, tx, account, &target.id, change.past())?,
-            };
+            // Re-read under the write lock, by id (a name could now be
+            // another token's): another process may have acted meanwhile.
+            let mut t = store::token_by_id(tx, &target.id)?
+                .filter(|t| t.account_id == account.id)
+                .ok_or_else(|| token_not_found(ctx, &target.name))?;
+            if change != Change::Revoke && t.revoked_at.is_some() {
+                return Err(revoked_conflict(&t, change.past()).into());
+            }
             if !change.applies_to(&t) {
                 continue;
             }
@@ -604,7 +607,7 @@ fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
     let input = read_token_input()?;
     // The checksum is checked before the store is touched.
     let checked = match input.as_deref().and_then(token::parse) {
-        None => Err("malformed"),
+        None => Err(Reason::Malformed),
         Some(parsed) => {
             let mut store = ctx.open_existing()?.ok_or_else(|| {
                 Error::runtime(format!("no store at {}", ctx.db.display()))
@@ -631,7 +634,7 @@ fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
                     ctx.format(),
                     &Rejected {
                         valid: false,
-                        reason,
+                        reason: reason.as_str(),
                     },
                 )?;
             }
@@ -675,16 +678,17 @@ fn read_token_input() -> Result<Option<String>> {
             .map_err(|e| Error::runtime(format!("cannot read the token: {e}")))?;
         return Ok(Some(typed.trim().to_string()).filter(|t| t.len() <= MAX_TOKEN_INPUT));
     }
-    // Read at most one byte past the limit: a longer line is refused
+    // Up to the first newline, and at most one byte past the limit: the
+    // answer comes as soon as the line does, and a longer line is refused
     // without reading the rest.
     let mut buf = Vec::with_capacity(MAX_TOKEN_INPUT + 1);
     stdin
         .lock()
         .take(MAX_TOKEN_INPUT as u64 + 1)
-        .read_to_end(&mut buf)
+        .read_until(b'\n', &mut buf)
         .map_err(|e| Error::runtime(format!("cannot read the token from stdin: {e}")))?;
-    let line = match buf.iter().position(|&b| b == b'\n') {
-        Some(end) => &buf[..end],
+    let line = match buf.strip_suffix(b"\n") {
+        Some(line) => line,
         None if buf.len() > MAX_TOKEN_INPUT => return Ok(None),
         None => &buf[..],
     };
@@ -693,51 +697,23 @@ fn read_token_input() -> Result<Option<String>> {
         .map(|s| s.trim().to_string()))
 }
 
-/// SPEC's checks after the checksum, in SPEC's order. The outer error is
-/// a runtime failure; the inner one the reason a token is refused.
+/// SPEC's checks after the checksum. The outer error is a runtime
+/// failure; the inner one the reason a token is refused.
 fn check_token(
     ctx: &Context,
     conn: &Connection,
     parsed: &token::Parsed,
     wanted: &[String],
     ip: Option<IpAddr>,
-) -> Result<Result<Token, &'static str>> {
+) -> Result<Result<Token, Reason>> {
     // An unknown id costs no argon2: ids are not secret.
-    let Some(t) = store::token_by_id(conn, parsed.id)? else {
-        return Ok(Err("unknown"));
+    let Some(found) = verify::lookup(conn, parsed.id)? else {
+        return Ok(Err(Reason::Unknown));
     };
-    let in_grace = t.prev_valid_until.is_some_and(|until| ctx.now < until);
-    let matches = token::secret_matches(parsed.secret, &t.secret_hash)
-        || (in_grace
-            && t.prev_secret_hash
-                .as_deref()
-                .is_some_and(|prev| token::secret_matches(parsed.secret, prev)));
-    if !matches {
-        // A wrong secret reads the same as an unknown id.
-        return Ok(Err("unknown"));
+    if verify::matching_hash(&found.token, parsed.secret, ctx.now).is_none() {
+        return Ok(Err(Reason::Unknown));
     }
-    match t.status(ctx.now) {
-        Status::Revoked => return Ok(Err("revoked")),
-        Status::Disabled => return Ok(Err("disabled")),
-        Status::Expired => return Ok(Err("expired")),
-        Status::Active => {}
-    }
-    // By id: a deleted account's name may since have been taken again.
-    let Some(account) = store::account_by_id(conn, t.account_id)? else {
-        return Ok(Err("unknown"));
-    };
-    if account.suspended {
-        return Ok(Err("suspended"));
-    }
-    if !values::lacking(&t.acls, wanted).is_empty()
-        || !values::lacking(&account.acls, wanted).is_empty()
-    {
-        return Ok(Err("forbidden"));
-    }
-    if !t.allow_ips.is_empty() && !ip.is_some_and(|ip| values::allowed(&t.allow_ips, ip)) {
-        return Ok(Err("ip"));
-    }
-    Ok(Ok(t))
+    Ok(verify::check_state(&found, ctx.now, wanted, ip).map(|()| found.token))
 }
 
 /// A live token of the account for a change; a revoked one is a conflict.
@@ -751,14 +727,17 @@ fn resolve_live(
     let t = store::resolve_token(conn, account.id, name_or_id)?
         .ok_or_else(|| token_not_found(ctx, name_or_id))?;
     if t.revoked_at.is_some() {
-        return Err(Error::conflict(format!(
-            "token '{}' ({}) is revoked and cannot be {verb}",
-            t.name, t.id
-        ))
-        .with_hint("create a new token instead")
-        .into());
+        return Err(revoked_conflict(&t, verb).into());
     }
     Ok(t)
+}
+
+fn revoked_conflict(t: &Token, verb: &str) -> Error {
+    Error::conflict(format!(
+        "token '{}' ({}) is revoked and cannot be {verb}",
+        t.name, t.id
+    ))
+    .with_hint("create a new token instead")
 }
 
 fn existing_store_or_not_found(ctx: &Context, name: &str) -> Result<Store> {

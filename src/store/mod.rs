@@ -45,8 +45,9 @@ impl Store {
     /// there is no store at `path` yet.
     pub fn open_existing(path: &Path) -> anyhow::Result<Option<Store>> {
         match inspect(path)? {
-            Found::Nothing => return Ok(None),
-            Found::Empty | Found::Store => {}
+            // An empty file is not a store yet, and opening it would write.
+            Found::Nothing | Found::Empty => return Ok(None),
+            Found::Store => {}
         }
         let store = Store::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         if store.schema_version()? == 0 {

@@ -7,4 +7,8 @@ mod basics;
 mod completion;
 mod db;
 mod generated;
+mod interactive;
 mod lifecycle;
+mod revoke;
+mod secrets;
+mod verify;

@@ -1,0 +1,114 @@
+//! What makes a token valid, shared by `token verify` and `serve`.
+//!
+//! The order is SPEC's: format and checksum (no store access), id known
+//! (no argon2), secret matches, then the token's and its account's state,
+//! privileges and address. A wrong secret reads the same as an unknown id.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use rusqlite::Connection;
+
+use crate::model::{Account, Status, Token};
+use crate::store;
+use crate::values;
+
+/// Why a token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    Malformed,
+    Unknown,
+    Revoked,
+    Disabled,
+    Expired,
+    Suspended,
+    Forbidden,
+    Ip,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Malformed => "malformed",
+            Reason::Unknown => "unknown",
+            Reason::Revoked => "revoked",
+            Reason::Disabled => "disabled",
+            Reason::Expired => "expired",
+            Reason::Suspended => "suspended",
+            Reason::Forbidden => "forbidden",
+            Reason::Ip => "ip",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored token and its live account (`None` once the account is gone).
+pub struct Found {
+    pub token: Token,
+    pub account: Option<Account>,
+}
+
+/// The token with this id and its account; `None` for an unknown id.
+pub fn lookup(conn: &Connection, id: &str) -> rusqlite::Result<Option<Found>> {
+    let Some(token) = store::token_by_id(conn, id)? else {
+        return Ok(None);
+    };
+    // By id: a deleted account's name may since have been taken again.
+    let account = store::account_by_id(conn, token.account_id)?;
+    Ok(Some(Found { token, account }))
+}
+
+/// The stored hash `secret` matches: the current one, or the previous one
+/// while its grace lasts. This is the argon2 work.
+pub fn matching_hash<'t>(t: &'t Token, secret: &str, now: i64) -> Option<&'t str> {
+    if crate::token::secret_matches(secret, &t.secret_hash) {
+        return Some(&t.secret_hash);
+    }
+    let previous = t.prev_secret_hash.as_deref().filter(|_| in_grace(t, now))?;
+    crate::token::secret_matches(secret, previous).then_some(previous)
+}
+
+/// Whether a hash a secret matched earlier still admits it: it is the
+/// token's current hash, or the previous one before the grace ends.
+pub fn hash_still_valid(t: &Token, hash: &str, now: i64) -> bool {
+    t.secret_hash == hash || (in_grace(t, now) && t.prev_secret_hash.as_deref() == Some(hash))
+}
+
+fn in_grace(t: &Token, now: i64) -> bool {
+    t.prev_valid_until.is_some_and(|until| now < until)
+}
+
+/// The checks after the secret: state, account, privileges, address.
+/// A token with an allow-list needs an address inside it.
+pub fn check_state(
+    found: &Found,
+    now: i64,
+    wanted: &[String],
+    ip: Option<IpAddr>,
+) -> Result<(), Reason> {
+    let t = &found.token;
+    match t.status(now) {
+        Status::Revoked => return Err(Reason::Revoked),
+        Status::Disabled => return Err(Reason::Disabled),
+        Status::Expired => return Err(Reason::Expired),
+        Status::Active => {}
+    }
+    let account = found.account.as_ref().ok_or(Reason::Unknown)?;
+    if account.suspended {
+        return Err(Reason::Suspended);
+    }
+    if !values::lacking(&t.acls, wanted).is_empty()
+        || !values::lacking(&account.acls, wanted).is_empty()
+    {
+        return Err(Reason::Forbidden);
+    }
+    if !t.allow_ips.is_empty() && !ip.is_some_and(|ip| values::allowed(&t.allow_ips, ip)) {
+        return Err(Reason::Ip);
+    }
+    Ok(())
+}

@@ -1,0 +1,769 @@
+//! `token verify`: where the token is read from, every reason it is
+//! refused (exit 5, on stderr and in JSON), and what success records.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::{BIN, TestEnv, path_str};
+
+const DAY: i64 = 86_400;
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// CRC-32/IEEE (as zlib), written out here rather than borrowed from the
+/// code under test.
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
+
+/// A well-formed token (right checksum) for any id and secret, per SPEC.
+pub fn forge(id: &str, secret: &str) -> String {
+    assert_eq!(id.len(), 10);
+    assert_eq!(secret.len(), 30);
+    let body = format!("tct_{id}{secret}");
+    let mut n = crc32(body.as_bytes());
+    let mut sum = [b'0'; 6];
+    for slot in sum.iter_mut().rev() {
+        *slot = BASE62[(n % 62) as usize];
+        n /= 62;
+    }
+    body + std::str::from_utf8(&sum).unwrap()
+}
+
+/// The id part of a token.
+pub fn id_part(token: &str) -> &str {
+    &token[4..14]
+}
+
+/// The secret part of a token.
+pub fn secret_part(token: &str) -> &str {
+    &token[14..44]
+}
+
+/// Changes one character of `token` at `at` to another base62 character.
+fn typo(token: &str, at: usize) -> String {
+    let mut bytes = token.as_bytes().to_vec();
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    String::from_utf8(bytes).unwrap()
+}
+
+fn verify_raw(env: &TestEnv, stdin: &[u8], extra: &[&str]) -> Output {
+    let mut args = vec!["token", "verify"];
+    args.extend(extra);
+    env.cmd(&args)
+        .write_stdin(stdin.to_vec())
+        .output()
+        .expect("run tokenctl")
+}
+
+/// Asserts a success, and returns the JSON answer.
+fn valid(env: &TestEnv, token: &str, extra: &[&str]) -> Value {
+    let mut args = extra.to_vec();
+    args.extend(["-o", "json"]);
+    let out = env.verify(token, &args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "verify {extra:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["valid"], true, "{v}");
+    v
+}
+
+/// Asserts a refusal with `reason` in both formats: exit 5, the reason on
+/// stderr, `{"valid": false, "reason": ...}` on stdout with -o json; and
+/// that the refusal changed nothing in the store.
+fn rejected_input(env: &TestEnv, stdin: &[u8], extra: &[&str], reason: &str) {
+    let before = env.snapshot();
+    let out = verify_raw(env, stdin, extra);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{extra:?}: {stderr}");
+    assert_eq!(
+        stderr.lines().next().unwrap_or_default(),
+        format!("error: token rejected: {reason}"),
+        "{extra:?}"
+    );
+    assert!(out.stdout.is_empty(), "table mode prints nothing on stdout");
+
+    let mut args = extra.to_vec();
+    args.extend(["-o", "json"]);
+    let out = verify_raw(env, stdin, &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{extra:?}: {stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains(reason),
+        "{stderr}"
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(v, json!({"valid": false, "reason": reason}), "{extra:?}");
+    assert_eq!(env.snapshot(), before, "a refused verify changed the store");
+}
+
+fn rejected(env: &TestEnv, token: &str, extra: &[&str], reason: &str) {
+    rejected_input(env, format!("{token}\n").as_bytes(), extra, reason);
+}
+
+fn id_of(env: &TestEnv, name: &str) -> String {
+    env.json(&["token", "show", name])["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn set(env: &TestEnv, name: &str, column: &str, value: i64) {
+    let n = env
+        .sql()
+        .execute(
+            &format!("UPDATE tokens SET {column} = ?1 WHERE name = ?2 AND revoked_at IS NULL"),
+            rusqlite::params![value, name],
+        )
+        .unwrap();
+    assert_eq!(n, 1, "no live token named {name}");
+}
+
+fn add_account(env: &TestEnv, name: &str, acls: &str) {
+    env.sql()
+        .execute(
+            "INSERT INTO accounts(name, acls, created_at) VALUES (?1, ?2, 0)",
+            [name, acls],
+        )
+        .unwrap();
+}
+
+fn set_account(env: &TestEnv, name: &str, assignment: &str) {
+    let n = env
+        .sql()
+        .execute(
+            &format!("UPDATE accounts SET {assignment} WHERE name = ?1"),
+            [name],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+/// Runs `verify` with stdin a pipe that stays open, and returns its output
+/// if it finishes within `limit` (else kills it and returns None).
+fn verify_with_open_stdin(
+    env: &TestEnv,
+    written: &[u8],
+    token_env: Option<&str>,
+    limit: Duration,
+) -> Option<Output> {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("HOME", env.dir.path())
+        .env("TOKENCTL_DB", &env.db)
+        .env("USER", &env.user)
+        .env("TZ", "UTC")
+        .args(["token", "verify"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(t) = token_env {
+        cmd.env("TOKENCTL_TOKEN", t);
+    }
+    let mut child = cmd.spawn().expect("spawn");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(written).unwrap();
+    stdin.flush().unwrap();
+    let start = Instant::now();
+    let finished = loop {
+        if child.try_wait().unwrap().is_some() {
+            break true;
+        }
+        if start.elapsed() > limit {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if !finished {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
+    }
+    drop(stdin);
+    Some(child.wait_with_output().unwrap())
+}
+
+// ------------------------------------------------------ where it is read
+
+#[test]
+fn reads_the_first_line_of_stdin_ignoring_surrounding_whitespace() {
+    let env = TestEnv::new();
+    let t = env.create("x", &[]);
+    let id = id_of(&env, "x");
+    let expected = format!("valid: account alice, token x ({id})\n");
+    for input in [
+        format!("{t}\n"),
+        t.clone(),
+        format!("  \t{t} \t\n"),
+        format!("{t}\r\n"),
+        format!("{t}\nsecond line is not read\n"),
+        format!("{t}\n{}\n", "j".repeat(3000)),
+    ] {
+        let out = verify_raw(&env, input.as_bytes(), &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{input:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8(out.stdout).unwrap(), expected);
+    }
+    // Only the first line counts.
+    rejected_input(&env, format!("\n{t}\n").as_bytes(), &[], "malformed");
+    rejected_input(&env, format!("junk\n{t}\n").as_bytes(), &[], "malformed");
+}
+
+#[test]
+fn reads_tokenctl_token_and_then_not_stdin() {
+    let env = TestEnv::new();
+    let t = env.create("x", &[]);
+    // Junk on stdin does not matter.
+    for token in [t.clone(), format!("  {t}\n")] {
+        let out = env
+            .cmd(&["token", "verify"])
+            .env("TOKENCTL_TOKEN", &token)
+            .write_stdin("junk\n")
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // A good token on stdin does not rescue a bad one in the variable.
+    let out = env
+        .cmd(&["token", "verify", "-o", "json"])
+        .env("TOKENCTL_TOKEN", "junk")
+        .write_stdin(format!("{t}\n"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["reason"], "malformed");
+    // stdin is not read at all: a pipe that never closes does not block.
+    let out = verify_with_open_stdin(&env, b"", Some(&t), Duration::from_secs(10))
+        .expect("verify waited on stdin although TOKENCTL_TOKEN was set");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn an_empty_tokenctl_token_falls_back_to_stdin() {
+    let env = TestEnv::new();
+    let t = env.create("x", &[]);
+    let out = env
+        .cmd(&["token", "verify"])
+        .env("TOKENCTL_TOKEN", "")
+        .write_stdin(format!("{t}\n"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = env
+        .cmd(&["token", "verify"])
+        .env("TOKENCTL_TOKEN", "")
+        .write_stdin("junk\n")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5));
+}
+
+#[test]
+fn the_first_line_is_enough_without_end_of_input() {
+    let env = TestEnv::new();
+    let t = env.create("x", &[]);
+    let out = verify_with_open_stdin(
+        &env,
+        format!("{t}\n").as_bytes(),
+        None,
+        Duration::from_secs(5),
+    )
+    .expect("verify did not answer after the first line while stdin stayed open");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+// ------------------------------------------------------------- malformed
+
+#[test]
+fn malformed_inputs() {
+    let env = TestEnv::new();
+    let t = env.create("x", &[]);
+    let mut inputs: Vec<Vec<u8>> = vec![
+        b"junk\n".to_vec(),
+        b"".to_vec(),
+        b"\n".to_vec(),
+        b"   \n".to_vec(),
+        vec![0xff, 0xfe, 0x00, 0x01, b'\n'],
+        vec![b'a'; 2048],
+        [vec![b'a'; 2048], b"\n".to_vec()].concat(),
+        t.as_bytes()[..49].to_vec(),
+        format!("{t}x\n").into_bytes(),
+        format!("{t} {t}\n").into_bytes(),
+        t.replacen("tct_", "TCT_", 1).into_bytes(),
+        t.replacen("tct_", "tcx_", 1).into_bytes(),
+        format!("{}\u{e9}\n", &t[..49]).into_bytes(),
+        // The token's bytes with invalid UTF-8 in place of one character.
+        [&t.as_bytes()[..20], &[0xff], &t.as_bytes()[21..], b"\n"].concat(),
+    ];
+    // One character changed anywhere: the checksum catches it.
+    for at in [4, 10, 13, 14, 30, 43, 44, 49] {
+        inputs.push(format!("{}\n", typo(&t, at)).into_bytes());
+    }
+    for input in &inputs {
+        rejected_input(&env, input, &[], "malformed");
+    }
+    // Malformed is decided first, whatever else is asked.
+    rejected(
+        &env,
+        &typo(&t, 20),
+        &["--acl", "read", "--ip", "203.0.113.9"],
+        "malformed",
+    );
+    // And the token itself is untouched (never used).
+    assert_eq!(env.json(&["token", "show", "x"])["last_used"], Value::Null);
+}
+
+#[test]
+fn malformed_is_found_before_the_store_is_looked_for() {
+    let other = TestEnv::new();
+    let t = other.create("x", &[]);
+    let env = TestEnv::new();
+    rejected_input(&env, b"junk\n", &[], "malformed");
+    rejected(&env, &typo(&t, 25), &[], "malformed");
+    rejected_input(&env, b"", &[], "malformed");
+    assert!(!env.db.exists());
+    assert!(!env.db.parent().unwrap().exists());
+}
+
+#[test]
+fn a_missing_store_is_a_runtime_failure_and_is_not_created() {
+    let other = TestEnv::new();
+    let t = other.create("x", &[]);
+    let env = TestEnv::new();
+    for extra in [&[][..], &["-o", "json"][..]] {
+        let out = env.verify(&t, extra);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.starts_with("error: no store at "), "{stderr}");
+        assert!(stderr.contains(path_str(&env.db)), "{stderr}");
+    }
+    assert!(!env.db.exists());
+    assert!(!env.db.parent().unwrap().exists());
+}
+
+#[test]
+fn verify_leaves_an_empty_store_file_alone() {
+    let other = TestEnv::new();
+    let t = other.create("x", &[]);
+    let env = TestEnv::new();
+    std::fs::create_dir_all(env.db.parent().unwrap()).unwrap();
+    std::fs::write(&env.db, b"").unwrap();
+    let out = env.verify(&t, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::metadata(&env.db).unwrap().len(), 0);
+}
+
+// --------------------------------------------------------------- reasons
+
+#[test]
+fn an_unknown_id_is_unknown() {
+    let env = TestEnv::new();
+    let t = env.create("x", &[]);
+    let fake = forge("ZZZZZZZZZZ", secret_part(&t));
+    assert_ne!(id_part(&fake), id_part(&t));
+    rejected(&env, &fake, &[], "unknown");
+    rejected(&env, &forge("0000000000", &"0".repeat(30)), &[], "unknown");
+}
+
+#[test]
+fn a_wrong_secret_for_a_known_id_is_unknown() {
+    let env = TestEnv::new();
+    let t = env.create("x", &[]);
+    let wrong = forge(id_part(&t), &"a".repeat(30));
+    rejected(&env, &wrong, &[], "unknown");
+    // Off by one character in the secret, with a fixed-up checksum.
+    let mut secret = secret_part(&t).to_string();
+    let last = secret.pop().unwrap();
+    secret.push(if last == 'z' { 'y' } else { 'z' });
+    rejected(&env, &forge(id_part(&t), &secret), &[], "unknown");
+    // A wrong secret tells nothing about the token's state.
+    env.ok(&["token", "revoke", "x", "--yes"]);
+    rejected(&env, &wrong, &[], "unknown");
+    rejected(&env, &t, &[], "revoked");
+}
+
+#[test]
+fn revoked_disabled_expired() {
+    let env = TestEnv::new();
+    let r = env.create("r", &[]);
+    let d = env.create("d", &[]);
+    let e = env.create("e", &[]);
+    let edge = env.create("edge", &[]);
+    env.ok(&["token", "revoke", "r", "--yes"]);
+    set(&env, "d", "disabled_at", now() - 60);
+    set(&env, "e", "expires_at", now() - 10);
+    // Expires this very second: now >= expires is expired.
+    env.sql()
+        .execute(
+            "UPDATE tokens SET expires_at = CAST(strftime('%s','now') AS INTEGER) WHERE name = 'edge'",
+            [],
+        )
+        .unwrap();
+    rejected(&env, &r, &[], "revoked");
+    rejected(&env, &d, &[], "disabled");
+    rejected(&env, &e, &[], "expired");
+    rejected(&env, &edge, &[], "expired");
+    assert_eq!(env.json(&["token", "show", "d"])["status"], "disabled");
+    assert_eq!(env.json(&["token", "show", "e"])["status"], "expired");
+    // Back to normal when the stored state is.
+    env.sql()
+        .execute("UPDATE tokens SET disabled_at = NULL WHERE name = 'd'", [])
+        .unwrap();
+    set(&env, "e", "expires_at", now() + DAY);
+    valid(&env, &d, &[]);
+    valid(&env, &e, &[]);
+}
+
+#[test]
+fn the_first_failing_check_is_the_reason() {
+    let env = TestEnv::new();
+    let t = env.create("x", &["--acl", "read", "--allow-ip", "203.0.113.0/24"]);
+    let ip_ok = ["--ip", "203.0.113.9"];
+    valid(&env, &t, &ip_ok);
+    // forbidden before ip
+    rejected(
+        &env,
+        &t,
+        &["--acl", "write", "--ip", "198.51.100.1"],
+        "forbidden",
+    );
+    // suspended before forbidden
+    set_account(&env, "alice", "suspended = 1");
+    rejected(
+        &env,
+        &t,
+        &["--acl", "write", "--ip", "198.51.100.1"],
+        "suspended",
+    );
+    // expired before suspended
+    set(&env, "x", "expires_at", now() - 10);
+    rejected(&env, &t, &["--acl", "write"], "expired");
+    // disabled before expired
+    set(&env, "x", "disabled_at", now() - 10);
+    rejected(&env, &t, &[], "disabled");
+    // revoked before disabled
+    env.sql()
+        .execute("UPDATE tokens SET revoked_at = ?1", [now() - 5])
+        .unwrap();
+    rejected(&env, &t, &ip_ok, "revoked");
+}
+
+#[test]
+fn a_suspended_account_is_suspended() {
+    let env = TestEnv::new();
+    let t = env.create("x", &[]);
+    add_account(&env, "bob", r#"["read"]"#);
+    let b = env
+        .ok(&["-u", "bob", "token", "create", "b1"])
+        .trim()
+        .to_string();
+    set_account(&env, "alice", "suspended = 1");
+    rejected(&env, &t, &[], "suspended");
+    valid(&env, &b, &[]);
+    set_account(&env, "alice", "suspended = 0");
+    valid(&env, &t, &[]);
+}
+
+#[test]
+fn a_token_without_the_privilege_is_forbidden() {
+    let env = TestEnv::new();
+    let t = env.create("x", &["--acl", "read,deploy"]);
+    let all = env.create("y", &[]);
+    valid(&env, &t, &[]);
+    valid(&env, &t, &["--acl", "read"]);
+    valid(&env, &t, &["--acl", "deploy,read"]);
+    valid(&env, &t, &["--acl", "read", "--acl", "deploy"]);
+    rejected(&env, &t, &["--acl", "write"], "forbidden");
+    rejected(&env, &t, &["--acl", "read,write"], "forbidden");
+    rejected(&env, &t, &["--acl", "read", "--acl", "write"], "forbidden");
+    rejected(&env, &t, &["--acl", "all"], "forbidden");
+    // `all` grants anything.
+    valid(&env, &all, &["--acl", "write,deploy:prod"]);
+    valid(&env, &all, &["--acl", "all"]);
+    // An invalid privilege is a usage error, not a verdict.
+    let out = env.verify(&t, &["--acl", "Bad!"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = env.verify(&t, &["--acl", "read,"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn narrowing_the_account_narrows_its_tokens_at_once() {
+    let env = TestEnv::new();
+    let broad = env.create("broad", &[]); // ["all"], the account's own
+    let deploy = env.create("deploy", &["--acl", "deploy,read"]);
+    valid(&env, &broad, &["--acl", "write"]);
+    valid(&env, &deploy, &["--acl", "deploy"]);
+
+    set_account(&env, "alice", r#"acls = '["read"]'"#);
+    rejected(&env, &broad, &["--acl", "write"], "forbidden");
+    rejected(&env, &deploy, &["--acl", "deploy"], "forbidden");
+    rejected(&env, &broad, &["--acl", "all"], "forbidden");
+    valid(&env, &broad, &["--acl", "read"]);
+    valid(&env, &deploy, &["--acl", "read"]);
+    valid(&env, &broad, &[]);
+
+    set_account(&env, "alice", r#"acls = '["all"]'"#);
+    valid(&env, &broad, &["--acl", "write"]);
+    valid(&env, &deploy, &["--acl", "deploy"]);
+}
+
+#[test]
+fn the_ip_allow_list() {
+    let env = TestEnv::new();
+    let v4 = env.create("v4", &["--allow-ip", "203.0.113.0/24"]);
+    let v6 = env.create("v6", &["--allow-ip", "2001:db8::/32"]);
+    let one = env.create(
+        "one",
+        &["--allow-ip", "198.51.100.7", "--allow-ip", "2001:db8::/32"],
+    );
+    let any = env.create("any", &[]);
+
+    valid(&env, &v4, &["--ip", "203.0.113.9"]);
+    valid(&env, &v4, &["--ip", "203.0.113.0"]);
+    valid(&env, &v4, &["--ip", "203.0.113.255"]);
+    rejected(&env, &v4, &["--ip", "198.51.100.1"], "ip");
+    rejected(&env, &v4, &["--ip", "203.0.114.1"], "ip");
+    rejected(&env, &v4, &[], "ip");
+    rejected(&env, &v4, &["--ip", "2001:db8::1"], "ip");
+
+    valid(&env, &v6, &["--ip", "2001:db8::1"]);
+    valid(&env, &v6, &["--ip", "2001:db8:ffff:1::5"]);
+    rejected(&env, &v6, &["--ip", "2001:db9::1"], "ip");
+    rejected(&env, &v6, &["--ip", "203.0.113.9"], "ip");
+    rejected(&env, &v6, &[], "ip");
+
+    valid(&env, &one, &["--ip", "198.51.100.7"]);
+    valid(&env, &one, &["--ip", "2001:db8::7"]);
+    rejected(&env, &one, &["--ip", "198.51.100.8"], "ip");
+
+    // No allow-list: any address, or none.
+    valid(&env, &any, &["--ip", "198.51.100.1"]);
+    valid(&env, &any, &[]);
+
+    // A bad address is a usage error.
+    for bad in ["nope", "203.0.113.0/24", "203.0.113.256", ""] {
+        let out = env.verify(&v4, &["--ip", bad]);
+        assert_eq!(out.status.code(), Some(2), "--ip {bad:?}");
+    }
+}
+
+#[test]
+fn a_deleted_account_does_not_verify() {
+    let env = TestEnv::new();
+    let t = env.create("x", &[]);
+    env.sql()
+        .execute(
+            "UPDATE accounts SET deleted_at = 1 WHERE name = 'alice'",
+            [],
+        )
+        .unwrap();
+    let out = env.verify(&t, &["-o", "json"]);
+    assert_eq!(out.status.code(), Some(5));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+}
+
+// --------------------------------------------------------------- success
+
+#[test]
+fn success_json_and_table() {
+    let env = TestEnv::new();
+    let t = env.create("x", &["--acl", "read,deploy"]);
+    let forever = env.create("forever", &["--expires", "never"]);
+    let shown = env.json(&["token", "show", "x"]);
+    let id = shown["id"].as_str().unwrap().to_string();
+
+    let v = valid(&env, &t, &[]);
+    assert_eq!(
+        v,
+        json!({
+            "valid": true,
+            "account": "alice",
+            "name": "x",
+            "id": id,
+            "acls": ["deploy", "read"],
+            "expires": shown["expires"].clone(),
+        })
+    );
+    assert!(v["expires"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(valid(&env, &forever, &[])["expires"], Value::Null);
+
+    let out = env.verify(&t, &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("valid: account alice, token x ({id})\n")
+    );
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("error"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn verify_ignores_the_acting_account() {
+    let env = TestEnv::new();
+    let t = env.create("x", &[]);
+    add_account(&env, "bob", r#"["read"]"#);
+    let b = env
+        .ok(&["-u", "bob", "token", "create", "b1"])
+        .trim()
+        .to_string();
+    // An unknown account, an invalid name, or another account: the token
+    // names its own account.
+    for user in ["nobody", "bob", "-bad name!"] {
+        let out = env
+            .cmd(&["token", "verify", "-o", "json"])
+            .env("TOKENCTL_USER", user)
+            .write_stdin(format!("{t}\n"))
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "TOKENCTL_USER={user}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["account"], "alice");
+    }
+    let v = valid(&env, &b, &["-u", "alice"]);
+    assert_eq!(v["account"], "bob");
+    assert_eq!(v["acls"], json!(["read"]));
+}
+
+#[test]
+fn success_records_last_used() {
+    let env = TestEnv::new();
+    let t = env.create("x", &[]);
+    let shown = env.json(&["token", "show", "x"]);
+    assert_eq!(shown["last_used"], Value::Null);
+    assert_eq!(shown["last_used_ip"], Value::Null);
+
+    valid(&env, &t, &["--ip", "203.0.113.9"]);
+    let shown = env.json(&["token", "show", "x"]);
+    let at = chrono::DateTime::parse_from_rfc3339(shown["last_used"].as_str().unwrap())
+        .unwrap()
+        .timestamp();
+    assert!((at - now()).abs() <= 60, "{shown}");
+    assert_eq!(shown["last_used_ip"], "203.0.113.9");
+    assert_eq!(shown["status"], "active");
+
+    // Moved into the past, a new use brings it back to now.
+    set(&env, "x", "last_used_at", now() - 100 * DAY);
+    valid(&env, &t, &["--ip", "2001:db8::5"]);
+    let shown = env.json(&["token", "show", "x"]);
+    let at = chrono::DateTime::parse_from_rfc3339(shown["last_used"].as_str().unwrap())
+        .unwrap()
+        .timestamp();
+    assert!((at - now()).abs() <= 60, "{shown}");
+    assert_eq!(shown["last_used_ip"], "2001:db8::5");
+    // And the token no longer counts as unused.
+    assert!(
+        env.json(&["token", "list", "--unused-for", "90d"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn refusals_do_not_record_last_used() {
+    let env = TestEnv::new();
+    let t = env.create("x", &["--acl", "read", "--allow-ip", "203.0.113.0/24"]);
+    // `rejected` checks the whole store is unchanged.
+    rejected(
+        &env,
+        &t,
+        &["--acl", "write", "--ip", "203.0.113.9"],
+        "forbidden",
+    );
+    rejected(&env, &t, &["--ip", "198.51.100.1"], "ip");
+    rejected(
+        &env,
+        &forge(id_part(&t), &"b".repeat(30)),
+        &["--ip", "203.0.113.9"],
+        "unknown",
+    );
+    let shown = env.json(&["token", "show", "x"]);
+    assert_eq!(shown["last_used"], Value::Null);
+    assert_eq!(shown["last_used_ip"], Value::Null);
+}
+
+#[test]
+fn a_failed_last_used_write_still_answers_and_warns() {
+    let env = TestEnv::new();
+    let t = env.create("x", &[]);
+    env.sql()
+        .execute_batch(
+            "CREATE TRIGGER no_use BEFORE UPDATE OF last_used_at ON tokens
+             BEGIN SELECT RAISE(ABORT, 'sabotaged by the test'); END;",
+        )
+        .unwrap();
+    let out = env.verify(&t, &["--ip", "203.0.113.9"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("valid: account alice, token x ("),
+        "{out:?}"
+    );
+    assert!(stderr.contains("warning"), "{stderr}");
+    assert!(!stderr.contains(&t), "{stderr}");
+    let v = valid(&env, &t, &[]);
+    assert_eq!(v["name"], "x");
+    assert_eq!(env.json(&["token", "show", "x"])["last_used"], Value::Null);
+}
+
+#[test]
+fn yaml_carries_the_same_verdict() {
+    let env = TestEnv::new();
+    let t = env.create("x", &[]);
+    let out = env.verify(&t, &["-o", "yaml"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("valid: true"), "{text}");
+    assert!(text.contains("name: x"), "{text}");
+    env.ok(&["token", "revoke", "x", "--yes"]);
+    let out = env.verify(&t, &["-o", "yaml"]);
+    assert_eq!(out.status.code(), Some(5));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("valid: false"), "{text}");
+    assert!(text.contains("reason: revoked"), "{text}");
+}
