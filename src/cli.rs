@@ -89,8 +89,21 @@ pub enum Command {
     /// Back up or check the store
     #[command(subcommand)]
     Db(DbCommand),
+    /// Check tokens over HTTP for a reverse proxy (nginx auth_request, Caddy, Traefik)
+    Serve(ServeArgs),
     /// Print the shell completion script (it completes names from the store)
     Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8089")]
+    pub listen: std::net::SocketAddr,
+
+    /// A proxy (address or CIDR) whose X-Forwarded-For and X-Real-IP are believed; repeatable
+    #[arg(long, value_name = "NET")]
+    pub trust_proxy: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

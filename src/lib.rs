@@ -9,6 +9,7 @@ pub mod complete;
 pub mod error;
 pub mod model;
 pub mod output;
+pub mod serve;
 pub mod store;
 pub mod token;
 pub mod ui;

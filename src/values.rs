@@ -238,16 +238,20 @@ fn moment(text: &str, now: DateTime<Utc>, day: DayPart, dir: Direction) -> Optio
 /// stored as its network (`203.0.113.7/24` becomes `203.0.113.0/24`); a
 /// single address as the bare address.
 pub fn network(text: &str) -> Result<String> {
-    let net = if let Ok(addr) = text.parse::<IpAddr>() {
-        IpNet::from(addr)
-    } else {
-        text.parse::<IpNet>().map_err(|_| {
+    Ok(display_network(ip_net(text)?))
+}
+
+/// An address or CIDR block as a network (host bits cleared).
+pub fn ip_net(text: &str) -> Result<IpNet> {
+    let net = match text.parse::<IpAddr>() {
+        Ok(addr) => IpNet::from(addr),
+        Err(_) => text.parse::<IpNet>().map_err(|_| {
             Error::usage(format!("invalid IP address or network {text:?}")).with_hint(
                 "use an address or a CIDR block: 203.0.113.7, 203.0.113.0/24, 2001:db8::/32",
             )
-        })?
+        })?,
     };
-    Ok(display_network(net.trunc()))
+    Ok(net.trunc())
 }
 
 fn display_network(net: IpNet) -> String {

@@ -5,6 +5,7 @@ pub mod account;
 pub mod audit;
 pub mod completions;
 pub mod db;
+pub mod serve;
 pub mod token;
 
 use std::ffi::CStr;
@@ -43,6 +44,7 @@ pub fn run(cli: Cli, msg: Messages) -> Result<()> {
         Command::Account(cmd) => account::run(&context()?, cmd),
         Command::Audit(args) => audit::run(&context()?, args),
         Command::Db(cmd) => db::run(&context()?, cmd),
+        Command::Serve(args) => serve::run(&context()?, args),
         // Needs no store, and so no store path.
         Command::Completions(args) => completions::run(args),
     }

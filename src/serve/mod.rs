@@ -1,0 +1,244 @@
+//! `tokenctl serve`: an HTTP endpoint that checks tokens for a reverse
+//! proxy (nginx `auth_request`, Caddy `forward_auth`, Traefik
+//! `forwardAuth`) or any service, on the same store.
+
+mod client_ip;
+mod credentials;
+mod last_used;
+mod metrics;
+mod verifier;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use ipnet::IpNet;
+
+use crate::error::Error;
+use crate::output;
+use crate::store::Store;
+use crate::values;
+use verifier::{Outcome, Verifier};
+
+pub struct Config {
+    pub db: PathBuf,
+    pub listen: SocketAddr,
+    /// Proxies whose X-Forwarded-For / X-Real-IP are believed.
+    pub trusted: Vec<IpNet>,
+}
+
+struct App {
+    verifier: Verifier,
+    trusted: Vec<IpNet>,
+}
+
+/// Serves until SIGTERM or SIGINT, then finishes in-flight requests,
+/// writes the pending Last Used times, and returns.
+pub fn run(config: Config) -> anyhow::Result<()> {
+    if Store::open_existing(&config.db)?.is_none() {
+        return Err(
+            Error::runtime(format!("no store at {}", config.db.display()))
+                .with_hint("create a token first, or point --db (or TOKENCTL_DB) at the store")
+                .into(),
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| Error::runtime(format!("cannot listen on {}: {e}", config.listen)))?;
+    let db = config.db.clone();
+    let app = Arc::new(App {
+        verifier: Verifier::new(config.db)?,
+        trusted: config.trusted,
+    });
+    let router = Router::new()
+        .route("/verify", get(verify).post(verify))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(app.clone());
+    eprintln!(
+        "tokenctl serve: listening on {} (store {})",
+        listener.local_addr()?,
+        db.display()
+    );
+
+    let flusher = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let app = app.clone();
+                let flushed = tokio::task::spawn_blocking(move || {
+                    app.verifier.last_used.flush(app.verifier.db())
+                })
+                .await;
+                if let Ok(Err(e)) = flushed {
+                    eprintln!("warning: could not record Last Used: {e:#}");
+                }
+            }
+        })
+    };
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    flusher.abort();
+    if let Err(e) = app.verifier.last_used.flush(&db) {
+        eprintln!("warning: could not record Last Used: {e:#}");
+    }
+    eprintln!("tokenctl serve: stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}
+
+async fn verify(
+    State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let started = Instant::now();
+    let now = chrono::Utc::now().timestamp();
+    let header_strs = |name: &str| -> Vec<&str> {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect()
+    };
+    let forwarded_for = header_strs("x-forwarded-for");
+    let real_ip = header_strs("x-real-ip").first().copied();
+    let ip = client_ip::resolve(peer.ip(), &app.trusted, &forwarded_for, real_ip);
+
+    let outcome = match wanted_privileges(uri.query()) {
+        None => None,
+        Some(wanted) => Some(
+            match credentials::parse(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes())) {
+                Err(credentials::Problem::Missing) => Outcome::Unauthorized("missing"),
+                Err(credentials::Problem::Malformed) => Outcome::Unauthorized("malformed"),
+                Ok(creds) => app.verifier.check(&creds, &wanted, ip, now).await,
+            },
+        ),
+    };
+    let label = outcome.as_ref().map_or("bad-request", Outcome::label);
+    app.verifier.metrics.count(label);
+
+    // One line per request; never the token.
+    let who = match &outcome {
+        Some(Outcome::Valid(t)) => format!(" account={} token={} id={}", t.account, t.name, t.id),
+        _ => String::new(),
+    };
+    eprintln!(
+        "{} {} {method} {} {} {label}{who} {}us",
+        output::utc(now),
+        ip.map_or("-".into(), |ip| ip.to_string()),
+        uri.path(),
+        status_of(outcome.as_ref()).as_u16(),
+        started.elapsed().as_micros()
+    );
+
+    match outcome {
+        None => (StatusCode::BAD_REQUEST, "bad request\n").into_response(),
+        Some(Outcome::Valid(t)) => {
+            app.verifier
+                .last_used
+                .record(&t.id, now, ip.map(|ip| ip.to_string()));
+            let mut response = (StatusCode::OK, "ok\n").into_response();
+            let out = response.headers_mut();
+            for (name, value) in [
+                ("x-token-account", &t.account),
+                ("x-token-name", &t.name),
+                ("x-token-id", &t.id),
+            ] {
+                if let Ok(value) = HeaderValue::from_str(value) {
+                    out.insert(name, value);
+                }
+            }
+            response
+        }
+        Some(Outcome::Unauthorized(_)) => (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "unauthorized\n",
+        )
+            .into_response(),
+        Some(Outcome::Forbidden) => (StatusCode::FORBIDDEN, "forbidden\n").into_response(),
+        Some(Outcome::Unavailable(_)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable\n").into_response()
+        }
+    }
+}
+
+fn status_of(outcome: Option<&Outcome>) -> StatusCode {
+    match outcome {
+        None => StatusCode::BAD_REQUEST,
+        Some(Outcome::Valid(_)) => StatusCode::OK,
+        Some(Outcome::Unauthorized(_)) => StatusCode::UNAUTHORIZED,
+        Some(Outcome::Forbidden) => StatusCode::FORBIDDEN,
+        Some(Outcome::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// `?acl=deploy&acl=read` or `?acl=deploy,read`; `None` when a value is
+/// not a privilege.
+fn wanted_privileges(query: Option<&str>) -> Option<Vec<String>> {
+    let values: Vec<String> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .filter(|(key, _)| key == "acl")
+        .map(|(_, value)| value.into_owned())
+        .collect();
+    values::privileges(&values).ok().map(values::normalize_acls)
+}
+
+async fn healthz(State(app): State<Arc<App>>) -> Response {
+    let db = app.verifier.db().to_path_buf();
+    let answered = tokio::task::spawn_blocking(move || {
+        verifier::with_store(&db, |store| {
+            Ok(store
+                .conn()
+                .query_row("SELECT count(*) FROM accounts", [], |r| r.get::<_, i64>(0))?)
+        })
+    })
+    .await;
+    match answered {
+        Ok(Ok(_)) => (StatusCode::OK, "ok\n").into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "unavailable\n").into_response(),
+    }
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.verifier.metrics.render(),
+    )
+        .into_response()
+}
