@@ -11,6 +11,8 @@ use crate::error::{Error, Result};
 
 pub const ALL: &str = "all";
 pub const MAX_ALLOW_IPS: usize = 100;
+/// 9999-12-31T23:59:59Z: times stay four-digit-year RFC 3339.
+const LATEST: i64 = 253_402_300_799;
 
 /// A token name: 1 to 50 of `A-Z a-z 0-9 - _`.
 pub fn token_name(name: &str) -> Result<()> {
@@ -91,8 +93,10 @@ pub fn edited_acls(
 ) -> Result<Vec<String>> {
     let mut acls = replace.unwrap_or(current).to_vec();
     acls.extend_from_slice(add);
-    let mut acls = normalize_acls(acls);
+    // Remove before folding into `all`: `--add-acl read --remove-acl all`
+    // on an `all` token leaves `read`.
     acls.retain(|a| !remove.contains(a));
+    let acls = normalize_acls(acls);
     if acls.is_empty() {
         return Err(Error::usage("at least one privilege must remain")
             .with_hint("keep one privilege (see --acl), or revoke or delete instead"));
@@ -163,6 +167,12 @@ pub fn expiry(text: &str, now: DateTime<Utc>) -> Result<Option<i64>> {
             "use never, a date (2027-01-31), an RFC 3339 time (2027-01-31T12:00:00Z) or a duration (90d)",
         )
     })?;
+    if at > LATEST {
+        return Err(
+            Error::usage(format!("expiry {text:?} is after the year 9999"))
+                .with_hint("give an earlier moment, or never"),
+        );
+    }
     if at <= now.timestamp() {
         return Err(Error::usage(format!("expiry {text:?} is in the past"))
             .with_hint("give a moment in the future, or never"));
@@ -306,7 +316,13 @@ pub fn allowed(allow_list: &[String], addr: IpAddr) -> bool {
 
 /// A `--match` glob: `*`, `?` and `[...]`, case-sensitive, on the whole name.
 pub fn glob(text: &str) -> Result<glob::Pattern> {
-    glob::Pattern::new(text).map_err(|e| {
+    // A shell reads `**` in a name as `*`; the glob crate keeps it for
+    // paths and refuses it inside a word.
+    let mut pattern = text.to_string();
+    while pattern.contains("**") {
+        pattern = pattern.replace("**", "*");
+    }
+    glob::Pattern::new(&pattern).map_err(|e| {
         Error::usage(format!("invalid pattern {text:?}: {}", e.msg))
             .with_hint("use * ? and [...] as in the shell, and quote the pattern")
     })
@@ -387,6 +403,9 @@ mod tests {
         assert_eq!(edit(None, &[], &["absent"]).unwrap(), current);
         assert_eq!(edit(None, &["all"], &[]).unwrap(), strings(&["all"]));
         assert!(edit(None, &[], &["read", "write"]).is_err());
+        let all = strings(&["all"]);
+        let got = edited_acls(&all, None, &strings(&["read"]), &strings(&["all"])).unwrap();
+        assert_eq!(got, strings(&["read"]));
     }
 
     #[test]
@@ -431,6 +450,8 @@ mod tests {
         assert!(expiry("2027-02-30", now).is_err());
         assert!(expiry("2027-1-5", now).is_err());
         assert!(expiry("tomorrow", now).is_err());
+        assert!(expiry("7999y", now).is_err());
+        assert!(expiry("9998-12-31", now).is_ok());
     }
 
     #[test]
@@ -464,5 +485,6 @@ mod tests {
         assert!(glob("ci-*").unwrap().matches_with("ci-prod", opts));
         assert!(!glob("ci-*").unwrap().matches_with("CI-prod", opts));
         assert!(glob("[").is_err());
+        assert!(glob("ci-**").unwrap().matches_with("ci-prod", opts));
     }
 }

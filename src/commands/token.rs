@@ -42,7 +42,9 @@ pub fn run(ctx: &Context, cmd: TokenCommand) -> Result<()> {
 }
 
 fn create(ctx: &Context, args: CreateArgs) -> Result<()> {
-    // Every value is checked before the store is opened (or created).
+    // Every value is checked before the store is opened (or created),
+    // the acting account's name included.
+    ctx.user()?;
     values::token_name(&args.name)?;
     let requested_acls = match args.acl.is_empty() {
         true => None,
