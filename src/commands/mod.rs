@@ -11,6 +11,7 @@ pub mod token;
 use std::ffi::CStr;
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use anyhow::Result;
 use rusqlite::{Connection, Transaction};
@@ -210,6 +211,12 @@ pub fn unknown_account(name: &str) -> Error {
 /// Who made a change, for the audit trail: the OS user of the real uid,
 /// and the sudo caller when there is one. Not an account name.
 fn actor() -> String {
+    // Once per process: revoke-all writes an event per token.
+    static ACTOR: OnceLock<String> = OnceLock::new();
+    ACTOR.get_or_init(os_actor).clone()
+}
+
+fn os_actor() -> String {
     let uid = unsafe { libc::getuid() };
     let name = user_name(uid).unwrap_or_else(|| format!("uid {uid}"));
     match std::env::var("SUDO_USER") {

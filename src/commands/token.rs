@@ -1,5 +1,6 @@
 //! `tokenctl token ...`: create, list, show, edit, revoke, revoke-all, verify.
 
+use std::collections::HashSet;
 use std::io::{self, BufRead, IsTerminal, Read};
 use std::net::IpAddr;
 
@@ -494,27 +495,27 @@ fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
         Err(()) => return print_revoked(ctx, &[], args.dry_run.then_some(&[][..])),
     };
     let query = selection_query(ctx, &args.selection, glob.as_ref(), account.as_ref())?;
-    let preview = store::list_tokens(store.conn(), &query)?;
-    if args.dry_run {
-        return print_revoked(ctx, &[], Some(&preview));
-    }
-    if preview.is_empty() {
-        return print_revoked(ctx, &[], None);
-    }
-    // What a person approved is what gets revoked: after a prompt, only the
-    // tokens that were listed (and are still selected) are taken.
-    let approved: Option<Vec<String>> = match ctx.yes {
-        true => None,
-        false => {
-            if ctx.interactive {
-                output::token_table(ctx.style, &preview, ctx.now, args.selection.all_accounts)?;
-            }
-            ctx.confirm(&format!(
-                "Revoke these {}? They stop working at once",
-                plural(preview.len(), "token")
-            ))?;
-            Some(preview.iter().map(|t| t.id.clone()).collect())
+    // With --yes (cron) the selection is made once, under the write lock.
+    // Otherwise what a person approved is what gets revoked: only the
+    // tokens listed (and still selected) are taken.
+    let approved: Option<HashSet<String>> = if ctx.yes && !args.dry_run {
+        None
+    } else {
+        let preview = store::list_tokens(store.conn(), &query)?;
+        if args.dry_run {
+            return print_revoked(ctx, &[], Some(&preview));
         }
+        if preview.is_empty() {
+            return print_revoked(ctx, &[], None);
+        }
+        if ctx.interactive {
+            output::token_table(ctx.style, &preview, ctx.now, args.selection.all_accounts)?;
+        }
+        ctx.confirm(&format!(
+            "Revoke these {}? They stop working at once",
+            plural(preview.len(), "token")
+        ))?;
+        Some(preview.into_iter().map(|t| t.id).collect())
     };
     let detail = revoke_all_detail(&args.selection);
     let revoked = store.write(|tx| {

@@ -85,6 +85,9 @@ impl Store {
             .map_err(|e| store_error(path, e))?;
         store.conn.pragma_update(None, "synchronous", "FULL")?;
         store.conn.pragma_update(None, "foreign_keys", "ON")?;
+        // Up to 64 MiB of page cache (allocated only as used): large stores
+        // are read and sorted without re-reading pages.
+        store.conn.pragma_update(None, "cache_size", -65_536)?;
         Ok(store)
     }
 
