@@ -3,6 +3,7 @@
 //! The binary is a thin wrapper around [`run`]; the modules below are what
 //! a Rust service would use to check tokens against the same store.
 
+pub mod alloc;
 pub mod cli;
 pub mod commands;
 pub mod complete;
