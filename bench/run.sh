@@ -11,7 +11,7 @@
 # 2 cores. Everything it makes lives in one temp folder, removed on exit.
 #
 # Knobs (environment):
-#   BENCH_SIZES="1000 10000 100000"  store sizes, in tokens
+#   BENCH_SIZES="100 1000 10000 100000"  store sizes, in tokens
 #   BENCH_RUNS=10                    hyperfine --runs per command
 #   BENCH_RUNS_LARGE=5               --runs for list and revoke-all on stores
 #                                    of 100k tokens and more
@@ -24,14 +24,14 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-SIZES=${BENCH_SIZES:-"1000 10000 100000"}
+SIZES=${BENCH_SIZES:-"100 1000 10000 100000"}
 RUNS=${BENCH_RUNS:-10}
 RUNS_LARGE=${BENCH_RUNS_LARGE:-5}
 ARGON2_RUNS=${BENCH_ARGON2_RUNS:-20}
 OUT=${BENCH_OUT:-$ROOT/bench/RESULTS.md}
 LARGE=100000
 WARMUP=1
-COMMANDS=(create verify list revoke-all)
+COMMANDS=(create verify list list-table revoke edit revoke-all)
 
 started=$(date +%s)
 say() { printf '\n== %s\n' "$*" >&2; }
@@ -110,6 +110,14 @@ match_ms=$(awk '$1 == "secret_matches" {print $3}' "$TMP/argon2.txt")
 
 # --- whole-process timings ---------------------------------------------------
 
+say "tokenctl --version"
+hyperfine -N --warmup 3 --runs 30 --time-unit millisecond --export-csv "$TMP/version.csv" \
+    --export-markdown "$TMP/version.md" "$(q "$BIN") --version"
+VERSION_MS=$(median_ms "$TMP/version.csv")
+
+say "side by side with htpasswd"
+BENCH_BIN=$BIN BENCH_SEED=$SEED bash "$ROOT/bench/htpasswd.sh" >"$TMP/htpasswd.md"
+
 label() { if [ $(($1 % 1000)) -eq 0 ]; then echo "$(($1 / 1000))k"; else echo "$1"; fi; }
 # Shell-words quoting for hyperfine -N (paths may hold spaces).
 q() { printf "'%s'" "$1"; }
@@ -119,7 +127,7 @@ median_ms() {
              NR == 2 { printf "%.1f", $c * 1000 }' "$1"
 }
 
-declare -A MED SEEDTIME DBSIZE
+declare -A MED SEEDTIME DBSIZE RSS
 for n in $SIZES; do
     lab=$(label "$n")
     seed=$TMP/seed-$lab.db
@@ -169,6 +177,20 @@ for n in $SIZES; do
             runs=$big_runs
             line="$(q "$BIN") token list -o json"
             ;;
+        list-table)
+            runs=$big_runs
+            line="$(q "$BIN") token list"
+            ;;
+        revoke)
+            db=$run
+            prepare=(--prepare "$(q "$TMP/reset") $(q "$seed") $(q "$run")")
+            line="$(q "$BIN") token revoke bench-000001 --yes"
+            ;;
+        edit)
+            db=$run
+            prepare=(--prepare "$(q "$TMP/reset") $(q "$seed") $(q "$run")")
+            line="$(q "$BIN") token edit bench-000002 --note benchmarked --add-acl deploy"
+            ;;
         revoke-all)
             db=$run
             runs=$big_runs
@@ -187,6 +209,9 @@ for n in $SIZES; do
             "$line"
         MED[$cmd,$n]=$(median_ms "$base.csv")
     done
+    for form in json table; do
+        RSS[$form,$n]=$(TOKENCTL_DB=$work /usr/bin/time -f %M "$BIN" token list -o "$form" 2>&1 >/dev/null | tail -n 1)
+    done
     rm -f "$seed" "$work" "$work"-* "$run" "$run"-*
 done
 sample_busy
@@ -201,6 +226,7 @@ elapsed=$(($(date +%s) - started))
 # --- report ------------------------------------------------------------------
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+minus() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f", a - b}'; }
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 mem=$(awk '/^MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
 commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -251,12 +277,27 @@ say "writing $OUT"
     echo "$header"
     echo "$rule"
     for cmd in "${COMMANDS[@]}"; do
-        row="| \`token $cmd"
-        case $cmd in list) row="$row -o json" ;; revoke-all) row="$row --yes" ;; esac
-        row="$row\` |"
+        case $cmd in
+        list) row="| \`token list -o json\` |" ;;
+        list-table) row="| \`token list\` (table) |" ;;
+        revoke) row="| \`token revoke NAME --yes\` |" ;;
+        edit) row="| \`token edit NAME --note .. --add-acl ..\` |" ;;
+        revoke-all) row="| \`token revoke-all --yes\` |" ;;
+        *) row="| \`token $cmd\` |" ;;
+        esac
         for n in $SIZES; do row="$row ${MED[$cmd,$n]} |"; done
         echo "$row"
     done
+    row="| peak memory of \`list -o json\` (MiB) |"
+    for n in $SIZES; do row="$row $(awk -v k="${RSS[json,$n]}" 'BEGIN {printf "%.1f", k / 1024}') |"; done
+    echo "$row"
+    row="| peak memory of \`list\` (table, MiB) |"
+    for n in $SIZES; do row="$row $(awk -v k="${RSS[table,$n]}" 'BEGIN {printf "%.1f", k / 1024}') |"; done
+    echo "$row"
+    echo
+    echo "\`tokenctl --version\`: median $VERSION_MS ms."
+    echo
+    cat "$TMP/htpasswd.md"
     echo
     echo "## Against the raw argon2 cost"
     echo
@@ -271,6 +312,12 @@ say "writing $OUT"
     echo "$row"
     row="| verify / verify |"
     for n in $SIZES; do row="$row $(ratio "${MED[verify,$n]}" "$match_ms")x |"; done
+    echo "$row"
+    row="| create − hash (ms) |"
+    for n in $SIZES; do row="$row $(minus "${MED[create,$n]}" "$hash_ms") |"; done
+    echo "$row"
+    row="| verify − verify (ms) |"
+    for n in $SIZES; do row="$row $(minus "${MED[verify,$n]}" "$match_ms") |"; done
     echo "$row"
     echo
     echo "## How it is measured"
