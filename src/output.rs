@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use chrono::{DateTime, Local, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Local, SecondsFormat, TimeZone, Timelike, Utc};
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
 use serde::Serialize;
 
@@ -68,18 +68,26 @@ pub struct IssuedView<'a> {
 
 /// RFC 3339 in UTC to the second, with `Z`.
 pub fn utc(ts: i64) -> String {
+    // Written directly: a strftime format is parsed again on every call,
+    // which showed in listing 100k tokens.
     DateTime::<Utc>::from_timestamp(ts, 0)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
         .unwrap_or_else(|| ts.to_string())
 }
 
 /// Local time (TZ, else the system zone) for tables.
 pub fn local(ts: i64) -> String {
-    Local
-        .timestamp_opt(ts, 0)
-        .single()
-        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-        .unwrap_or_else(|| utc(ts))
+    match Local.timestamp_opt(ts, 0).single() {
+        Some(t) => format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute()
+        ),
+        None => utc(ts),
+    }
 }
 
 fn local_or_never(ts: Option<i64>) -> String {
@@ -97,14 +105,61 @@ pub fn structured<T: Serialize + ?Sized>(format: OutputFormat, value: &T) -> io:
         }
         OutputFormat::Json | OutputFormat::Table => {
             // Keep the I/O error's kind, so a closed pipe stays quiet.
-            serde_json::to_writer_pretty(&mut out, value).map_err(|e| match e.io_error_kind() {
-                Some(kind) => io::Error::from(kind),
-                None => io::Error::other(e),
-            })?;
+            serde_json::to_writer_pretty(&mut out, value).map_err(json_io)?;
             out.write_all(b"\n")?;
         }
     }
     out.flush()
+}
+
+/// A JSON array written to stdout one element at a time, exactly as
+/// `structured` would print the whole array.
+pub struct JsonList {
+    out: io::BufWriter<io::StdoutLock<'static>>,
+    empty: bool,
+    element: Vec<u8>,
+}
+
+impl JsonList {
+    pub fn start() -> JsonList {
+        JsonList {
+            out: io::BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
+            empty: true,
+            element: Vec::new(),
+        }
+    }
+
+    pub fn push<T: Serialize>(&mut self, item: &T) -> io::Result<()> {
+        self.out
+            .write_all(if self.empty { b"[\n" } else { b",\n" })?;
+        self.empty = false;
+        self.element.clear();
+        serde_json::to_writer_pretty(&mut self.element, item).map_err(json_io)?;
+        // Pretty-printed inside an array, every line is indented once more.
+        for (i, line) in self.element.split(|&b| b == b'\n').enumerate() {
+            if i > 0 {
+                self.out.write_all(b"\n")?;
+            }
+            self.out.write_all(b"  ")?;
+            self.out.write_all(line)?;
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> io::Result<()> {
+        self.out
+            .write_all(if self.empty { b"[]\n" } else { b"\n]\n" })?;
+        self.out.flush()
+    }
+}
+
+/// A serde_json error as an I/O error of the same kind, so that a closed
+/// pipe stays quiet.
+fn json_io(e: serde_json::Error) -> io::Error {
+    match e.io_error_kind() {
+        Some(kind) => io::Error::from(kind),
+        None => io::Error::other(e),
+    }
 }
 
 /// One line of text on stdout.
@@ -168,24 +223,13 @@ fn cell(text: impl Into<String>, mark: Option<Mark>) -> Cell {
 /// Account first for every account's tokens).
 pub fn token_table(style: Style, tokens: &[Token], now: i64, with_account: bool) -> io::Result<()> {
     let mut table = new_table(style);
-    let mut header = vec!["Name", "Created", "Expires", "Last Used", "ACLs", "Status"];
-    if with_account {
-        header.insert(0, "Account");
-    }
-    table.set_header(header);
+    table.set_header(token_header(with_account));
     for t in tokens {
         let color = mark(t, now).filter(|_| style.color);
-        let mut row = vec![
-            cell(&t.name, color),
-            cell(local(t.created_at), color),
-            cell(local_or_never(t.expires_at), color),
-            cell(local_or_never(t.last_used_at), color),
-            cell(t.acls.join(","), color),
-            cell(t.status(now).as_str(), color),
-        ];
-        if with_account {
-            row.insert(0, cell(&t.account, color));
-        }
+        let row: Vec<Cell> = token_cells(t, now, with_account)
+            .into_iter()
+            .map(|c| cell(c, color))
+            .collect();
         table.add_row(row);
     }
     let mut out = io::stdout().lock();
@@ -205,6 +249,93 @@ pub fn plain_table(style: Style, header: &[&str], rows: Vec<Vec<String>>) -> io:
     let mut out = io::stdout().lock();
     writeln!(out, "{table}")?;
     out.flush()
+}
+
+/// The token list's cells, in column order.
+pub fn token_cells(t: &Token, now: i64, with_account: bool) -> Vec<String> {
+    let mut cells = vec![
+        t.name.clone(),
+        local(t.created_at),
+        local_or_never(t.expires_at),
+        local_or_never(t.last_used_at),
+        t.acls.join(","),
+        t.status(now).as_str().to_string(),
+    ];
+    if with_account {
+        cells.insert(0, t.account.clone());
+    }
+    cells
+}
+
+pub fn token_header(with_account: bool) -> Vec<&'static str> {
+    let mut header = vec!["Name", "Created", "Expires", "Last Used", "ACLs", "Status"];
+    if with_account {
+        header.insert(0, "Account");
+    }
+    header
+}
+
+/// Column widths of a plain table: the header's, widened by `fit_widths`.
+pub fn header_widths(header: &[&str]) -> Vec<usize> {
+    header.iter().map(|h| h.chars().count()).collect()
+}
+
+pub fn fit_widths(widths: &mut [usize], cells: &[String]) {
+    for (w, c) in widths.iter_mut().zip(cells) {
+        *w = (*w).max(c.chars().count());
+    }
+}
+
+/// The plain (not a terminal, no colour) table layout, written a row at a
+/// time once the column widths are known: a list of any length in
+/// constant memory. Byte for byte what comfy-table prints with the same
+/// preset (a unit test holds the two together).
+pub struct PlainTable<W: Write> {
+    widths: Vec<usize>,
+    out: W,
+}
+
+impl<W: Write> PlainTable<W> {
+    pub fn start(widths: Vec<usize>, header: &[&str], out: W) -> io::Result<PlainTable<W>> {
+        let mut table = PlainTable { widths, out };
+        table.border('-', true)?;
+        let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+        table.row(&header)?;
+        table.border('=', false)?;
+        Ok(table)
+    }
+
+    fn border(&mut self, fill: char, joints: bool) -> io::Result<()> {
+        let mut line = String::from("+");
+        for (i, w) in self.widths.iter().enumerate() {
+            line.extend(std::iter::repeat_n(fill, w + 2));
+            if i + 1 < self.widths.len() {
+                line.push(if joints { '+' } else { fill });
+            }
+        }
+        line.push('+');
+        writeln!(self.out, "{line}")
+    }
+
+    pub fn row(&mut self, cells: &[String]) -> io::Result<()> {
+        let mut line = String::from("|");
+        for (w, c) in self.widths.iter().zip(cells) {
+            line.push(' ');
+            line.push_str(c);
+            line.extend(std::iter::repeat_n(
+                ' ',
+                w.saturating_sub(c.chars().count()) + 1,
+            ));
+            line.push('|');
+        }
+        writeln!(self.out, "{line}")
+    }
+
+    pub fn finish(mut self) -> io::Result<W> {
+        self.border('-', true)?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
 }
 
 /// Every field of one token, one per row.
@@ -250,6 +381,39 @@ pub fn token_details_table(style: Style, t: &Token, now: i64) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_plain_table_is_what_comfy_table_prints() {
+        let header = ["Name", "Created", "Status"];
+        let rows = vec![
+            vec![
+                "deploy-prod".to_string(),
+                "2026-11-23 22:10".into(),
+                "active".into(),
+            ],
+            vec!["x".to_string(), "never".into(), "revoked".into()],
+        ];
+        let plain = Style {
+            format: OutputFormat::Table,
+            color: false,
+            terminal: false,
+        };
+        let mut comfy = new_table(plain);
+        comfy.set_header(header.to_vec());
+        for r in &rows {
+            comfy.add_row(r.clone());
+        }
+        let mut widths = header_widths(&header);
+        for r in &rows {
+            fit_widths(&mut widths, r);
+        }
+        let mut ours = PlainTable::start(widths, &header, Vec::new()).unwrap();
+        for r in &rows {
+            ours.row(r).unwrap();
+        }
+        let ours = String::from_utf8(ours.finish().unwrap()).unwrap();
+        assert_eq!(format!("{comfy}\n"), ours);
+    }
 
     #[test]
     fn utc_times_are_rfc3339_with_z() {

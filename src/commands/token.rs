@@ -191,20 +191,56 @@ fn selection_account(
 
 fn list(ctx: &Context, args: ListArgs) -> Result<()> {
     let glob = parse_glob(&args.selection)?;
-    let tokens = match ctx.open_existing()? {
-        None => Vec::new(),
-        Some(store) => match selection_account(ctx, store.conn(), &args.selection)? {
-            Err(()) => Vec::new(),
-            Ok(account) => {
-                let mut query =
-                    selection_query(ctx, &args.selection, glob.as_ref(), account.as_ref())?;
-                query.include_revoked = args.all;
-                query.search = args.search.as_deref();
-                store::list_tokens(store.conn(), &query)?
-            }
-        },
+    let store = ctx.open_existing()?;
+    let account = match &store {
+        Some(store) => selection_account(ctx, store.conn(), &args.selection)?,
+        None => Err(()),
     };
+    let (Some(store), Ok(account)) = (store, account) else {
+        // No store, or one that has never had an account: nothing to list.
+        return print_tokens(ctx, &[], args.selection.all_accounts);
+    };
+    let mut query = selection_query(ctx, &args.selection, glob.as_ref(), account.as_ref())?;
+    query.include_revoked = args.all;
+    query.search = args.search.as_deref();
+    if ctx.format() == OutputFormat::Json {
+        // Streamed row by row: a list of any length in constant memory.
+        let mut list = output::JsonList::start();
+        store::each_token(store.conn(), &query, |t| -> Result<()> {
+            Ok(list.push(&TokenView::new(&t, ctx.now))?)
+        })?;
+        return Ok(list.finish()?);
+    }
+    if ctx.format() == OutputFormat::Table && !ctx.style.terminal && !ctx.style.color {
+        return plain_list(ctx, &store, &query, args.selection.all_accounts);
+    }
+    let tokens = store::list_tokens(store.conn(), &query)?;
     print_tokens(ctx, &tokens, args.selection.all_accounts)
+}
+
+/// The table for pipes and files, in two passes over one snapshot (column
+/// widths, then rows): constant memory for any number of tokens.
+fn plain_list(ctx: &Context, store: &Store, query: &TokenQuery, all_accounts: bool) -> Result<()> {
+    let header = output::token_header(all_accounts);
+    let mut widths = output::header_widths(&header);
+    let mut count = 0;
+    let snapshot = store.conn().unchecked_transaction()?;
+    store::each_token(&snapshot, query, |t| -> Result<()> {
+        output::fit_widths(&mut widths, &output::token_cells(&t, ctx.now, all_accounts));
+        count += 1;
+        Ok(())
+    })?;
+    if count == 0 {
+        ctx.msg.text("no tokens");
+        return Ok(());
+    }
+    let out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    let mut table = output::PlainTable::start(widths, &header, out)?;
+    store::each_token(&snapshot, query, |t| -> Result<()> {
+        Ok(table.row(&output::token_cells(&t, ctx.now, all_accounts))?)
+    })?;
+    table.finish()?;
+    Ok(())
 }
 
 fn print_tokens(ctx: &Context, tokens: &[Token], all_accounts: bool) -> Result<()> {

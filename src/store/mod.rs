@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::Error;
@@ -84,6 +85,12 @@ impl Store {
             .pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
             .map_err(|e| store_error(path, e))?;
         store.conn.pragma_update(None, "synchronous", "FULL")?;
+        // Each command is a short process: checkpointing the WAL as every
+        // one of them closes would add fsyncs to every write. SQLite's
+        // automatic checkpoint (every 1000 pages) keeps the WAL bounded.
+        store
+            .conn
+            .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         store.conn.pragma_update(None, "foreign_keys", "ON")?;
         // Up to 64 MiB of page cache (allocated only as used): large stores
         // are read and sorted without re-reading pages.

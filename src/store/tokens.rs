@@ -84,6 +84,21 @@ pub struct TokenQuery<'a> {
 
 /// Tokens matching `query`, sorted by name (byte order), account, created.
 pub fn list_tokens(conn: &Connection, query: &TokenQuery) -> rusqlite::Result<Vec<Token>> {
+    let mut tokens = Vec::new();
+    each_token(conn, query, |t| {
+        tokens.push(t);
+        Ok::<(), rusqlite::Error>(())
+    })?;
+    Ok(tokens)
+}
+
+/// Calls `f` with each token matching `query`, in `list_tokens`' order,
+/// without holding them all in memory.
+pub fn each_token<E: From<rusqlite::Error>>(
+    conn: &Connection,
+    query: &TokenQuery,
+    mut f: impl FnMut(Token) -> Result<(), E>,
+) -> Result<(), E> {
     let sql = format!(
         "SELECT {COLUMNS} FROM tokens t JOIN accounts a ON a.id = t.account_id
          WHERE (?1 IS NULL OR t.account_id = ?1)
@@ -94,32 +109,28 @@ pub fn list_tokens(conn: &Connection, query: &TokenQuery) -> rusqlite::Result<Ve
          ORDER BY t.name, a.name, t.created_at, t.id"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(
-        params![
-            query.account_id,
-            query.include_revoked,
-            query.search,
-            query.expired_at,
-            query.unused_since
-        ],
-        token_from_row,
-    )?;
+    let mut rows = stmt.query(params![
+        query.account_id,
+        query.include_revoked,
+        query.search,
+        query.expired_at,
+        query.unused_since
+    ])?;
     let options = glob::MatchOptions {
         case_sensitive: true,
         require_literal_separator: false,
         require_literal_leading_dot: false,
     };
-    let mut tokens = Vec::new();
-    for token in rows {
-        let token = token?;
+    while let Some(row) = rows.next()? {
+        let token = token_from_row(row)?;
         if query
             .name_glob
             .is_none_or(|g| g.matches_with(&token.name, options))
         {
-            tokens.push(token);
+            f(token)?;
         }
     }
-    Ok(tokens)
+    Ok(())
 }
 
 pub fn token_id_taken(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
