@@ -234,17 +234,8 @@ pub struct EditArgs {
     #[arg(long, value_name = "NAME")]
     pub new_name: Option<String>,
 
-    /// Replace the privileges (comma list; repeatable)
-    #[arg(long, value_name = "ACL", add = ArgValueCompleter::new(complete::privileges))]
-    pub acl: Vec<String>,
-
-    /// Add privileges (after --acl)
-    #[arg(long, value_name = "ACL", add = ArgValueCompleter::new(complete::privileges))]
-    pub add_acl: Vec<String>,
-
-    /// Remove privileges (after --add-acl)
-    #[arg(long, value_name = "ACL", add = ArgValueCompleter::new(complete::privileges))]
-    pub remove_acl: Vec<String>,
+    #[command(flatten)]
+    pub acls: AclEditArgs,
 
     /// New expiry: never, a date, an RFC 3339 time, or a duration from now
     #[arg(long, value_name = "WHEN")]
@@ -261,6 +252,23 @@ pub struct EditArgs {
     /// Replace the note ("" removes it)
     #[arg(long, value_name = "TEXT")]
     pub note: Option<String>,
+}
+
+/// Privilege edits, applied in this order: --acl replaces, --add-acl
+/// adds, --remove-acl removes.
+#[derive(Debug, Args)]
+pub struct AclEditArgs {
+    /// Replace the privileges (comma list; repeatable)
+    #[arg(long, value_name = "ACL", add = ArgValueCompleter::new(complete::privileges))]
+    pub acl: Vec<String>,
+
+    /// Add privileges (after --acl)
+    #[arg(long, value_name = "ACL", add = ArgValueCompleter::new(complete::privileges))]
+    pub add_acl: Vec<String>,
+
+    /// Remove privileges (after --add-acl)
+    #[arg(long, value_name = "ACL", add = ArgValueCompleter::new(complete::privileges))]
+    pub remove_acl: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -366,17 +374,8 @@ pub struct AccountEditArgs {
     #[arg(long, value_name = "NAME")]
     pub new_name: Option<String>,
 
-    /// Replace the privileges (comma list; repeatable)
-    #[arg(long, value_name = "ACL", add = ArgValueCompleter::new(complete::privileges))]
-    pub acl: Vec<String>,
-
-    /// Add privileges (after --acl)
-    #[arg(long, value_name = "ACL", add = ArgValueCompleter::new(complete::privileges))]
-    pub add_acl: Vec<String>,
-
-    /// Remove privileges (after --add-acl); narrows the tokens at once
-    #[arg(long, value_name = "ACL", add = ArgValueCompleter::new(complete::privileges))]
-    pub remove_acl: Vec<String>,
+    #[command(flatten)]
+    pub acls: AclEditArgs,
 }
 
 #[cfg(test)]

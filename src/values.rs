@@ -82,26 +82,45 @@ pub fn normalize_acls(mut acls: Vec<String>) -> Vec<String> {
     acls
 }
 
-/// The privileges after an edit: `replace` (if given) replaces `current`,
-/// then `add` adds and `remove` removes (an absent one changes nothing).
-/// At least one must remain.
-pub fn edited_acls(
-    current: &[String],
-    replace: Option<&[String]>,
-    add: &[String],
-    remove: &[String],
-) -> Result<Vec<String>> {
-    let mut acls = replace.unwrap_or(current).to_vec();
-    acls.extend_from_slice(add);
-    // Remove before folding into `all`: `--add-acl read --remove-acl all`
-    // on an `all` token leaves `read`.
-    acls.retain(|a| !remove.contains(a));
-    let acls = normalize_acls(acls);
-    if acls.is_empty() {
-        return Err(Error::usage("at least one privilege must remain")
-            .with_hint("keep one privilege (see --acl), or revoke or delete instead"));
+/// A privilege edit: `replace` (if given) replaces the current set, then
+/// `add` adds and `remove` removes (an absent one changes nothing).
+#[derive(Debug)]
+pub struct AclEdit {
+    replace: Option<Vec<String>>,
+    add: Vec<String>,
+    remove: Vec<String>,
+}
+
+impl AclEdit {
+    /// The values of --acl, --add-acl and --remove-acl; `None` when all
+    /// three are empty.
+    pub fn parse(replace: &[String], add: &[String], remove: &[String]) -> Result<Option<AclEdit>> {
+        if replace.is_empty() && add.is_empty() && remove.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(AclEdit {
+            replace: (!replace.is_empty())
+                .then(|| privileges(replace))
+                .transpose()?,
+            add: privileges(add)?,
+            remove: privileges(remove)?,
+        }))
     }
-    Ok(acls)
+
+    /// The privileges after the edit; at least one must remain.
+    pub fn apply(&self, current: &[String]) -> Result<Vec<String>> {
+        let mut acls = self.replace.as_deref().unwrap_or(current).to_vec();
+        acls.extend_from_slice(&self.add);
+        // Remove before folding into `all`: `--add-acl read --remove-acl
+        // all` on an `all` token leaves `read`.
+        acls.retain(|a| !self.remove.contains(a));
+        let acls = normalize_acls(acls);
+        if acls.is_empty() {
+            return Err(Error::usage("at least one privilege must remain")
+                .with_hint("keep one privilege (see --acl), or revoke or delete instead"));
+        }
+        Ok(acls)
+    }
 }
 
 /// Whether a privilege set grants `wanted` (`all` grants everything).
@@ -383,29 +402,33 @@ mod tests {
     #[test]
     fn acl_edits_replace_then_add_then_remove() {
         let current = strings(&["read", "write"]);
-        let edit = |replace: Option<&[&str]>, add: &[&str], remove: &[&str]| {
-            let replace = replace.map(strings);
-            edited_acls(
-                &current,
-                replace.as_deref(),
-                &strings(add),
-                &strings(remove),
-            )
+        let edit = |replace: &[&str], add: &[&str], remove: &[&str], on: &[String]| {
+            AclEdit::parse(&strings(replace), &strings(add), &strings(remove))
+                .unwrap()
+                .unwrap()
+                .apply(on)
         };
         assert_eq!(
-            edit(None, &["dns"], &[]).unwrap(),
+            edit(&[], &["dns"], &[], &current).unwrap(),
             strings(&["dns", "read", "write"])
         );
         assert_eq!(
-            edit(Some(&["mail"]), &["dns"], &["mail"]).unwrap(),
+            edit(&["mail"], &["dns"], &["mail"], &current).unwrap(),
             strings(&["dns"])
         );
-        assert_eq!(edit(None, &[], &["absent"]).unwrap(), current);
-        assert_eq!(edit(None, &["all"], &[]).unwrap(), strings(&["all"]));
-        assert!(edit(None, &[], &["read", "write"]).is_err());
+        assert_eq!(edit(&[], &[], &["absent"], &current).unwrap(), current);
+        assert_eq!(
+            edit(&[], &["all"], &[], &current).unwrap(),
+            strings(&["all"])
+        );
+        assert!(edit(&[], &[], &["read", "write"], &current).is_err());
         let all = strings(&["all"]);
-        let got = edited_acls(&all, None, &strings(&["read"]), &strings(&["all"])).unwrap();
-        assert_eq!(got, strings(&["read"]));
+        assert_eq!(
+            edit(&[], &["read"], &["all"], &all).unwrap(),
+            strings(&["read"])
+        );
+        assert!(AclEdit::parse(&[], &[], &[]).unwrap().is_none());
+        assert!(AclEdit::parse(&strings(&["a,"]), &[], &[]).is_err());
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::model::Account;
 use crate::output;
 use crate::store::{self, Store, TokenQuery};
-use crate::values;
+use crate::values::{self, AclEdit};
 
 pub fn run(ctx: &Context, cmd: AccountCommand) -> Result<()> {
     match cmd {
@@ -163,9 +163,8 @@ fn show(ctx: &Context, args: AccountArgs) -> Result<()> {
 }
 
 fn edit(ctx: &Context, args: AccountEditArgs) -> Result<()> {
-    let changes_acls =
-        !(args.acl.is_empty() && args.add_acl.is_empty() && args.remove_acl.is_empty());
-    if args.new_name.is_none() && !changes_acls {
+    let acl_edit = AclEdit::parse(&args.acls.acl, &args.acls.add_acl, &args.acls.remove_acl)?;
+    if args.new_name.is_none() && acl_edit.is_none() {
         return Err(Error::usage("nothing to change")
             .with_hint("give at least one of --new-name, --acl, --add-acl, --remove-acl")
             .into());
@@ -173,12 +172,6 @@ fn edit(ctx: &Context, args: AccountEditArgs) -> Result<()> {
     if let Some(name) = &args.new_name {
         values::account_name(name)?;
     }
-    let replace = match args.acl.is_empty() {
-        true => None,
-        false => Some(values::privileges(&args.acl)?),
-    };
-    let add = values::privileges(&args.add_acl)?;
-    let remove = values::privileges(&args.remove_acl)?;
 
     let mut store = existing_store(ctx, &args.name)?;
     let (account, tokens) = store.write(|tx| {
@@ -193,8 +186,8 @@ fn edit(ctx: &Context, args: AccountEditArgs) -> Result<()> {
             changes.push(format!("name {} -> {name}", account.name));
             account.name = name.clone();
         }
-        if changes_acls {
-            let acls = values::edited_acls(&account.acls, replace.as_deref(), &add, &remove)?;
+        if let Some(acl_edit) = &acl_edit {
+            let acls = acl_edit.apply(&account.acls)?;
             if acls != account.acls {
                 changes.push(format!(
                     "acls {} -> {}",

@@ -17,6 +17,7 @@ use crate::error::{Error, Kind};
 use crate::model::{Account, Token};
 use crate::output::{self, IssuedView, Style, TokenView};
 use crate::store::{self, Store, TokenQuery};
+use crate::values::AclEdit;
 use crate::verify::{self, Reason};
 use crate::{token, ui, values};
 
@@ -277,11 +278,10 @@ fn show(ctx: &Context, args: ShowArgs) -> Result<()> {
 }
 
 fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
-    let changes_acls =
-        !(args.acl.is_empty() && args.add_acl.is_empty() && args.remove_acl.is_empty());
+    let acl_edit = AclEdit::parse(&args.acls.acl, &args.acls.add_acl, &args.acls.remove_acl)?;
     let changes_ips = !args.allow_ip.is_empty() || args.clear_allow_ip;
     if args.new_name.is_none()
-        && !changes_acls
+        && acl_edit.is_none()
         && args.expires.is_none()
         && !changes_ips
         && args.note.is_none()
@@ -293,12 +293,6 @@ fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
     if let Some(name) = &args.new_name {
         values::token_name(name)?;
     }
-    let replace_acls = match args.acl.is_empty() {
-        true => None,
-        false => Some(values::privileges(&args.acl)?),
-    };
-    let add_acls = values::privileges(&args.add_acl)?;
-    let remove_acls = values::privileges(&args.remove_acl)?;
     let expires_at = match &args.expires {
         Some(when) => Some(values::expiry(when, ctx.now_utc())?),
         None => None,
@@ -323,9 +317,8 @@ fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
                 t.name = name.clone();
             }
         }
-        if changes_acls {
-            let acls =
-                values::edited_acls(&t.acls, replace_acls.as_deref(), &add_acls, &remove_acls)?;
+        if let Some(acl_edit) = &acl_edit {
+            let acls = acl_edit.apply(&t.acls)?;
             check_within_account(account, &acls)?;
             if acls != t.acls {
                 changes.push(format!("acls {} -> {}", t.acls.join(","), acls.join(",")));
