@@ -19,7 +19,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::Error;
@@ -85,12 +84,6 @@ impl Store {
             .pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))
             .map_err(|e| store_error(path, e))?;
         store.conn.pragma_update(None, "synchronous", "FULL")?;
-        // Each command is a short process: checkpointing the WAL as every
-        // one of them closes would add fsyncs to every write. SQLite's
-        // automatic checkpoint (every 1000 pages) keeps the WAL bounded.
-        store
-            .conn
-            .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
         store.conn.pragma_update(None, "foreign_keys", "ON")?;
         // Up to 64 MiB of page cache (allocated only as used): large stores
         // are read and sorted without re-reading pages.
@@ -101,6 +94,16 @@ impl Store {
     /// Refuses another program's SQLite file, or a store written by a newer
     /// tokenctl, before anything is written to it.
     fn check_identity(&self) -> anyhow::Result<()> {
+        // The three reads below must see one snapshot. As separate
+        // autocommit reads, another process's first-use migration could
+        // commit between them (application_id still 0, user_version
+        // already 1), and a brand-new store was refused as "not a tokenctl
+        // store" (found by tests/cli/concurrency.rs). A deferred read
+        // transaction writes nothing; dropping it ends it.
+        let _snapshot = self
+            .conn
+            .unchecked_transaction()
+            .map_err(|e| store_error(&self.path, e))?;
         let read = |pragma: &str| -> anyhow::Result<i64> {
             self.conn
                 .pragma_query_value(None, pragma, |row| row.get(0))
@@ -164,7 +167,12 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| store_error(&self.path, e))?;
-        let value = f(&tx)?;
+        // A failure of the file itself met inside `f` (a read-only store
+        // file, a full disk) is reported like one met opening or
+        // committing: one line naming the store. It used to surface as
+        // "attempt to write a readonly database: Error code 8: ..." with no
+        // path and no hint (found by tests/cli/faults.rs).
+        let value = f(&tx).map_err(|e| file_error(&self.path, e))?;
         tx.commit().map_err(|e| store_error(&self.path, e))?;
         Ok(value)
     }
@@ -194,8 +202,11 @@ fn inspect(path: &Path) -> anyhow::Result<Found> {
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             // A dangling symlink reads as "not found"; creating through it
-            // would put the store somewhere unexpected.
-            if fs::symlink_metadata(path).is_ok() {
+            // would put the store somewhere unexpected. Only a link counts:
+            // a file found on this second look was just created by another
+            // process, and used to be misreported as a broken link (found
+            // by tests/cli/concurrency.rs).
+            if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
                 return Err(Error::runtime(format!(
                     "the store path {} is a broken symbolic link",
                     path.display()
@@ -262,6 +273,15 @@ fn not_a_store(path: &Path) -> Error {
         .with_hint("point --db (or TOKENCTL_DB) at a tokenctl store, or at a new path")
 }
 
+/// A SQLite error met inside a write, worded by `store_error`; any other
+/// error (a refusal of the command's own) unchanged.
+fn file_error(path: &Path, e: anyhow::Error) -> anyhow::Error {
+    match e.downcast::<rusqlite::Error>() {
+        Ok(sql) => store_error(path, sql),
+        Err(e) => e,
+    }
+}
+
 /// Turns a SQLite failure on the file itself into a one-line message.
 fn store_error(path: &Path, e: rusqlite::Error) -> anyhow::Error {
     use rusqlite::ErrorCode;
@@ -273,6 +293,12 @@ fn store_error(path: &Path, e: rusqlite::Error) -> anyhow::Error {
             BUSY_TIMEOUT.as_secs()
         ))
         .with_hint("try again; check for a stuck tokenctl process")
+        .into(),
+        Some(ErrorCode::DiskFull) => Error::runtime(format!(
+            "cannot write the store {}: the disk is full; nothing was changed",
+            path.display()
+        ))
+        .with_hint("free some space, then run the command again")
         .into(),
         Some(ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied) => {
             Error::runtime(format!("cannot write the store {}: {e}", path.display()))
