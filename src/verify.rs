@@ -102,13 +102,30 @@ pub fn check_state(
     if account.suspended {
         return Err(Reason::Suspended);
     }
-    if !values::lacking(&t.acls, wanted).is_empty()
-        || !values::lacking(&account.acls, wanted).is_empty()
-    {
-        return Err(Reason::Forbidden);
-    }
+    // The address before privileges: a caller outside the allow-list
+    // learns nothing about what the token could do (401, not 403).
     if !t.allow_ips.is_empty() && !ip.is_some_and(|ip| values::allowed(&t.allow_ips, ip)) {
         return Err(Reason::Ip);
     }
+    if !values::lacking(&effective_acls(t, account), wanted).is_empty() {
+        return Err(Reason::Forbidden);
+    }
     Ok(())
+}
+
+/// What a token may do now: its privileges, as far as its account still
+/// holds them (`all` on either side defers to the other).
+pub fn effective_acls(t: &Token, account: &Account) -> Vec<String> {
+    let holds_all = |acls: &[String]| acls.iter().any(|a| a == values::ALL);
+    if holds_all(&account.acls) {
+        return t.acls.clone();
+    }
+    if holds_all(&t.acls) {
+        return account.acls.clone();
+    }
+    t.acls
+        .iter()
+        .filter(|a| account.acls.contains(a))
+        .cloned()
+        .collect()
 }

@@ -51,6 +51,11 @@ impl AccountView {
 fn add(ctx: &Context, args: AccountAddArgs) -> Result<()> {
     values::account_name(&args.name)?;
     let acls = values::normalize_acls(values::privileges(&args.acl)?);
+    if !ctx.db.exists() {
+        // A fresh store bootstraps the acting user: know who it is before
+        // anything is created.
+        ctx.user()?;
+    }
     let mut store = ctx.open_or_create()?;
     // Account commands name their account; the acting user matters only
     // to bootstrap a fresh store, and not when it is adding itself (then

@@ -1,7 +1,7 @@
 //! `tokenctl token ...`: create, list, show, edit, revoke, revoke-all, verify.
 
 use std::collections::HashSet;
-use std::io::{self, BufRead, IsTerminal, Read};
+use std::io::{self, BufRead, Read};
 use std::net::IpAddr;
 
 use anyhow::Result;
@@ -490,6 +490,10 @@ fn rotate(ctx: &Context, args: RotateArgs) -> Result<()> {
 
     let mut store = existing_store_or_not_found(ctx, &args.token)?;
     let rotated = ctx.write_as_account(&mut store, |tx, account| {
+        // A new secret is a new credential: not for a suspended account.
+        if account.suspended {
+            return Err(suspended(account).into());
+        }
         let mut t = resolve_live(ctx, tx, account, &args.token, "rotated")?;
         // The old secret works until the grace ends, never past expiry. A
         // grace from an earlier rotation ends here: only the secret being
@@ -636,17 +640,18 @@ struct Rejected {
 fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
     let wanted = values::normalize_acls(values::privileges(&args.acl)?);
     let ip = args.ip.as_deref().map(values::address).transpose()?;
-    let input = read_token_input()?;
-    // The checksum is checked before the store is touched.
+    // A missing store is a failure of the setup, whatever the input.
+    let mut store = ctx.open_existing()?.ok_or_else(|| {
+        Error::runtime(format!("no store at {}", ctx.db.display()))
+            .with_hint("create a token first, or point --db (or TOKENCTL_DB) at the store")
+    })?;
+    let input = read_token_input(ctx)?;
+    // The checksum is checked before any lookup in the store.
     let checked = match input.as_deref().and_then(token::parse) {
         None => Err(Reason::Malformed),
         Some(parsed) => {
-            let mut store = ctx.open_existing()?.ok_or_else(|| {
-                Error::runtime(format!("no store at {}", ctx.db.display()))
-                    .with_hint("create a token first, or point --db (or TOKENCTL_DB) at the store")
-            })?;
             let checked = check_token(ctx, store.conn(), &parsed, &wanted, ip)?;
-            if let Ok(t) = &checked {
+            if let Ok((t, _)) = &checked {
                 // The answer does not depend on recording Last Used.
                 let ip = ip.map(|ip| ip.to_string());
                 let recorded =
@@ -658,8 +663,8 @@ fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
             checked
         }
     };
-    let t = match checked {
-        Ok(t) => t,
+    let (t, acls) = match checked {
+        Ok(found) => found,
         Err(reason) => {
             if ctx.format() != OutputFormat::Table {
                 output::structured(
@@ -685,7 +690,7 @@ fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
                 account: &t.account,
                 name: &t.name,
                 id: &t.id,
-                acls: &t.acls,
+                acls: &acls,
                 expires: t.expires_at.map(output::utc),
             },
         )?,
@@ -696,12 +701,12 @@ fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
 /// The token to verify: `TOKENCTL_TOKEN` when set and non-empty, else the
 /// first line of stdin. `None` when it cannot be a token (too long, not
 /// UTF-8).
-fn read_token_input() -> Result<Option<String>> {
+fn read_token_input(ctx: &Context) -> Result<Option<String>> {
     if let Some(value) = std::env::var_os("TOKENCTL_TOKEN").filter(|v| !v.is_empty()) {
         return Ok(value.into_string().ok().map(|s| s.trim().to_string()));
     }
     let stdin = io::stdin();
-    if stdin.is_terminal() {
+    if ctx.interactive {
         // Not echoed, so it stays off the screen and out of scrollback.
         let typed = dialoguer::Password::new()
             .with_prompt("Token")
@@ -730,14 +735,15 @@ fn read_token_input() -> Result<Option<String>> {
 }
 
 /// SPEC's checks after the checksum. The outer error is a runtime
-/// failure; the inner one the reason a token is refused.
+/// failure; the inner one the reason a token is refused. A valid token
+/// comes with what it may do now (its privileges within its account's).
 fn check_token(
     ctx: &Context,
     conn: &Connection,
     parsed: &token::Parsed,
     wanted: &[String],
     ip: Option<IpAddr>,
-) -> Result<Result<Token, Reason>> {
+) -> Result<Result<(Token, Vec<String>), Reason>> {
     // An unknown id costs no argon2: ids are not secret.
     let Some(found) = verify::lookup(conn, parsed.id)? else {
         return Ok(Err(Reason::Unknown));
@@ -745,7 +751,14 @@ fn check_token(
     if verify::matching_hash(&found.token, parsed.secret, ctx.now).is_none() {
         return Ok(Err(Reason::Unknown));
     }
-    Ok(verify::check_state(&found, ctx.now, wanted, ip).map(|()| found.token))
+    if let Err(reason) = verify::check_state(&found, ctx.now, wanted, ip) {
+        return Ok(Err(reason));
+    }
+    let acls = match &found.account {
+        Some(account) => verify::effective_acls(&found.token, account),
+        None => Vec::new(),
+    };
+    Ok(Ok((found.token, acls)))
 }
 
 /// A live token of the account for a change; a revoked one is a conflict.

@@ -297,3 +297,43 @@ fn every_account_change_is_in_the_events_table() {
     // The actor is the OS user running the command, not an account.
     assert!(rows.iter().all(|(_, _, actor)| !actor.is_empty()));
 }
+
+#[test]
+fn verify_reports_what_the_token_may_do_now() {
+    let env = TestEnv::new();
+    env.ok(&["account", "add", "bob", "--acl", "all"]);
+    let token = env.create("ci", &["-u", "bob"]);
+    let verdict = |env: &TestEnv| -> Value {
+        let out = env.verify(&token, &["-o", "json"]);
+        assert!(out.status.success());
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(verdict(&env)["acls"], json!(["all"]));
+    // The token still says `all`, but its account now holds only `read`.
+    env.ok(&["account", "edit", "bob", "--acl", "read"]);
+    assert_eq!(verdict(&env)["acls"], json!(["read"]));
+}
+
+#[test]
+fn a_suspended_account_cannot_rotate_its_tokens() {
+    let env = TestEnv::new();
+    env.ok(&["account", "add", "bob", "--acl", "read"]);
+    env.create("ci", &["-u", "bob"]);
+    env.ok(&["account", "suspend", "bob"]);
+    let before = env.snapshot();
+    let err = env.fails(&["-u", "bob", "token", "rotate", "ci"], 1);
+    assert!(err.contains("suspended"), "{err}");
+    assert_eq!(env.snapshot(), before);
+}
+
+#[test]
+fn account_add_without_a_known_user_creates_no_store() {
+    let env = TestEnv::new();
+    let out = env
+        .cmd(&["account", "add", "bob", "--acl", "read"])
+        .env_remove("USER")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!env.db.exists());
+}

@@ -350,13 +350,25 @@ fn malformed_inputs() {
 }
 
 #[test]
-fn malformed_is_found_before_the_store_is_looked_for() {
+fn a_missing_store_is_reported_whatever_the_input() {
+    // SPEC: on a missing store verify fails with exit 1, "no store at PATH";
+    // junk and typos included, and nothing is created.
     let other = TestEnv::new();
     let t = other.create("x", &[]);
     let env = TestEnv::new();
-    rejected_input(&env, b"junk\n", &[], "malformed");
-    rejected(&env, &typo(&t, 25), &[], "malformed");
-    rejected_input(&env, b"", &[], "malformed");
+    for input in [
+        b"junk\n".to_vec(),
+        format!("{}\n", typo(&t, 25)).into_bytes(),
+        Vec::new(),
+    ] {
+        let out = env
+            .cmd(&["token", "verify"])
+            .write_stdin(input)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: no store at "));
+    }
     assert!(!env.db.exists());
     assert!(!env.db.parent().unwrap().exists());
 }
@@ -456,11 +468,13 @@ fn the_first_failing_check_is_the_reason() {
     let t = env.create("x", &["--acl", "read", "--allow-ip", "203.0.113.0/24"]);
     let ip_ok = ["--ip", "203.0.113.9"];
     valid(&env, &t, &ip_ok);
-    // forbidden before ip
+    // ip before forbidden: a caller outside the allow-list learns nothing
+    // about the token's privileges
+    rejected(&env, &t, &["--acl", "write", "--ip", "198.51.100.1"], "ip");
     rejected(
         &env,
         &t,
-        &["--acl", "write", "--ip", "198.51.100.1"],
+        &["--acl", "write", "--ip", "203.0.113.9"],
         "forbidden",
     );
     // suspended before forbidden
