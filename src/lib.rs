@@ -16,6 +16,7 @@ pub mod token;
 pub mod ui;
 pub mod values;
 pub mod verify;
+pub mod yaml;
 
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;

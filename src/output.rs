@@ -100,7 +100,8 @@ pub fn structured<T: Serialize + ?Sized>(format: OutputFormat, value: &T) -> io:
     let mut out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     match format {
         OutputFormat::Yaml => {
-            let text = serde_norway::to_string(value).map_err(io::Error::other)?;
+            let value = serde_json::to_value(value).map_err(io::Error::other)?;
+            let text = crate::yaml::to_string(&value);
             out.write_all(text.as_bytes())?;
         }
         OutputFormat::Json | OutputFormat::Table => {
