@@ -97,9 +97,9 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address and port to listen on
+    /// Address (or host name) and port to listen on
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8089")]
-    pub listen: std::net::SocketAddr,
+    pub listen: String,
 
     /// A proxy (address or CIDR) whose X-Forwarded-For and X-Real-IP are believed; repeatable
     #[arg(long, value_name = "NET")]

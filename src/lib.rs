@@ -49,6 +49,14 @@ pub fn run() -> ExitCode {
         eprintln!("error: internal error{at}; nothing more was done");
         eprintln!("hint: please report this as a bug in tokenctl");
     }));
+    // An empty variable reads as unset, as NO_COLOR and TOKENCTL_TOKEN do
+    // (clap would take it as an empty value and refuse it).
+    for var in ["TOKENCTL_DB", "TOKENCTL_USER", "TOKENCTL_OUTPUT"] {
+        if std::env::var_os(var).is_some_and(|v| v.is_empty()) {
+            // SAFETY: no other thread exists yet.
+            unsafe { std::env::remove_var(var) };
+        }
+    }
     // `COMPLETE=bash tokenctl -- <words>`: answer the shell and exit.
     clap_complete::CompleteEnv::with_factory(Cli::command)
         .completer(COMPLETER)

@@ -263,14 +263,13 @@ fn moment(text: &str, now: DateTime<Utc>, day: DayPart, dir: Direction) -> Optio
     }
 }
 
-/// An allow-list entry: an IPv4/IPv6 address or CIDR block. A block is
-/// stored as its network (`203.0.113.7/24` becomes `203.0.113.0/24`); a
-/// single address as the bare address.
+/// An allow-list entry: an IPv4/IPv6 address or CIDR block; a single
+/// address is stored as the bare address.
 pub fn network(text: &str) -> Result<String> {
     Ok(display_network(ip_net(text)?))
 }
 
-/// An address or CIDR block as a network (host bits cleared).
+/// An address or CIDR block as a network.
 pub fn ip_net(text: &str) -> Result<IpNet> {
     let net = match text.parse::<IpAddr>() {
         Ok(addr) => IpNet::from(addr),
@@ -280,7 +279,30 @@ pub fn ip_net(text: &str) -> Result<IpNet> {
             )
         })?,
     };
-    Ok(net.trunc())
+    // 10.0.0.7/8 is most likely a typo for 10.0.0.7 (or /32): taking it as
+    // 10.0.0.0/8 would open a whole block without a word.
+    if net != net.trunc() {
+        return Err(
+            Error::usage(format!("{text:?} has bits set past its prefix")).with_hint(format!(
+                "write {} for the block, or {} for one address",
+                net.trunc(),
+                net.addr()
+            )),
+        );
+    }
+    Ok(net)
+}
+
+/// A note: free text on one line, without control characters (they would
+/// reach a terminal as escape sequences). Empty means none.
+pub fn note(text: &str) -> Result<Option<String>> {
+    if text.chars().any(char::is_control) {
+        return Err(
+            Error::usage("a note cannot contain control characters or line breaks")
+                .with_hint("write the note on one line"),
+        );
+    }
+    Ok(Some(text.to_string()).filter(|n| !n.is_empty()))
 }
 
 fn display_network(net: IpNet) -> String {
@@ -480,8 +502,13 @@ mod tests {
     #[test]
     fn networks_are_normalised() {
         assert_eq!(network("203.0.113.7").unwrap(), "203.0.113.7");
-        assert_eq!(network("203.0.113.7/24").unwrap(), "203.0.113.0/24");
-        assert_eq!(network("2001:db8::1/32").unwrap(), "2001:db8::/32");
+        assert_eq!(network("203.0.113.0/24").unwrap(), "203.0.113.0/24");
+        assert_eq!(network("2001:db8::/32").unwrap(), "2001:db8::/32");
+        assert!(
+            network("203.0.113.7/24").is_err(),
+            "host bits past the prefix"
+        );
+        assert!(network("2001:db8::1/32").is_err());
         assert_eq!(network("10.0.0.1/32").unwrap(), "10.0.0.1");
         for bad in ["300.1.1.1", "10.0.0.0/33", "example.com", "", "10.0.0.0/"] {
             assert!(network(bad).is_err(), "{bad:?}");
@@ -490,6 +517,17 @@ mod tests {
         assert_eq!(list, strings(&["10.0.0.1", "10.1.0.0/16"]));
         let many: Vec<String> = (0..101).map(|i| format!("10.0.0.{i}")).collect();
         assert!(networks(&many).is_err());
+    }
+
+    #[test]
+    fn notes_are_one_line_of_text() {
+        assert_eq!(
+            note("runner 4 ünïcode").unwrap().as_deref(),
+            Some("runner 4 ünïcode")
+        );
+        assert_eq!(note("").unwrap(), None);
+        assert!(note("a\nb").is_err());
+        assert!(note("\u{1b}[31mred").is_err());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use anyhow::Result;
 use rusqlite::Connection;
 use serde::Serialize;
 
-use super::{Context, unknown_account};
+use super::Context;
 use crate::cli::{AccountAddArgs, AccountArgs, AccountCommand, AccountEditArgs, OutputFormat};
 use crate::error::Error;
 use crate::model::Account;
@@ -153,11 +153,11 @@ fn print_account(ctx: &Context, account: &Account, tokens: i64) -> Result<()> {
 }
 
 fn existing_store(ctx: &Context, name: &str) -> Result<Store> {
-    Ok(ctx.open_existing()?.ok_or_else(|| unknown_account(name))?)
+    Ok(ctx.open_existing()?.ok_or_else(|| no_such_account(name))?)
 }
 
 fn find(conn: &Connection, name: &str) -> Result<Account> {
-    Ok(store::find_account(conn, name)?.ok_or_else(|| unknown_account(name))?)
+    Ok(store::find_account(conn, name)?.ok_or_else(|| no_such_account(name))?)
 }
 
 fn show(ctx: &Context, args: AccountArgs) -> Result<()> {
@@ -250,7 +250,7 @@ fn delete(ctx: &Context, args: AccountArgs) -> Result<()> {
     let revoked = store.write(|tx| {
         // By id: the account may have been renamed since we asked.
         let account =
-            store::account_by_id(tx, account.id)?.ok_or_else(|| unknown_account(&args.name))?;
+            store::account_by_id(tx, account.id)?.ok_or_else(|| no_such_account(&args.name))?;
         let query = TokenQuery {
             account_id: Some(account.id),
             ..TokenQuery::default()
@@ -282,4 +282,9 @@ fn delete(ctx: &Context, args: AccountArgs) -> Result<()> {
         )?,
     }
     Ok(())
+}
+
+fn no_such_account(name: &str) -> Error {
+    Error::not_found(format!("no account named '{name}'"))
+        .with_hint("list accounts with: tokenctl account list")
 }

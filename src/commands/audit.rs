@@ -48,18 +48,26 @@ pub fn run(ctx: &Context, args: AuditArgs) -> Result<()> {
         None => Vec::new(),
         Some(store) => {
             let conn = store.conn();
-            let account = match args.all_accounts && args.token.is_none() {
+            let account = match args.all_accounts {
                 true => None,
                 false => ctx.read_account(conn)?,
             };
-            let token_id = match (&args.token, &account) {
-                (Some(name), Some(account)) => Some(
-                    store::resolve_token(conn, account.id, name)?
+            let token_id = match &args.token {
+                None => None,
+                // Every account's: an id of any token (names are per account).
+                Some(id) if args.all_accounts => Some(
+                    store::token_by_id(conn, id)?
                         .ok_or_else(|| no_such_token(ctx, &args))?
                         .id,
                 ),
-                (Some(_), None) => return Err(no_such_token(ctx, &args).into()),
-                (None, _) => None,
+                Some(name) => {
+                    let account = account.as_ref().ok_or_else(|| no_such_token(ctx, &args))?;
+                    Some(
+                        store::resolve_token(conn, account.id, name)?
+                            .ok_or_else(|| no_such_token(ctx, &args))?
+                            .id,
+                    )
+                }
             };
             // A store that has never had an account has no events either.
             if account.is_none() && !args.all_accounts {
@@ -112,5 +120,5 @@ fn no_such_token(ctx: &Context, args: &AuditArgs) -> Error {
     let name = args.token.as_deref().unwrap_or_default();
     let account = ctx.user().unwrap_or_default();
     Error::not_found(format!("no token '{name}' in account '{account}'"))
-        .with_hint("a revoked token is found by its id (tokenctl token list --all)")
+        .with_hint("a revoked token is found by its id (tokenctl token list --all); with --all-accounts, give an id")
 }

@@ -34,6 +34,13 @@ fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
             .into());
     }
     let store = existing(ctx)?;
+    if same_file(&dest, &ctx.db) {
+        return Err(
+            Error::conflict(format!("{} is the store itself", dest.display()))
+                .with_hint("back up to another file")
+                .into(),
+        );
+    }
     // Written beside the target and renamed into place: a failed backup
     // never leaves a partial file under the name asked for.
     let partial = partial_path(&dest);
@@ -52,6 +59,15 @@ fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
         format => output::structured(format, &serde_json::json!({ "backup": dest }))?,
     }
     Ok(())
+}
+
+/// Whether two paths name one file (through links too).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 fn partial_path(dest: &Path) -> PathBuf {

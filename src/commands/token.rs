@@ -57,7 +57,12 @@ fn create(ctx: &Context, args: CreateArgs) -> Result<()> {
         None => Some(ctx.now + DEFAULT_LIFETIME),
     };
     let allow_ips = values::networks(&args.allow_ip)?;
-    let note = args.note.filter(|n| !n.is_empty());
+    let note = args
+        .note
+        .as_deref()
+        .map(values::note)
+        .transpose()?
+        .flatten();
 
     // argon2 runs here, before the write lock is taken.
     let new = token::generate()?;
@@ -293,6 +298,7 @@ fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
     if let Some(name) = &args.new_name {
         values::token_name(name)?;
     }
+    let new_note = args.note.as_deref().map(values::note).transpose()?;
     let expires_at = match &args.expires {
         Some(when) => Some(values::expiry(when, ctx.now_utc())?),
         None => None,
@@ -345,8 +351,8 @@ fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
                 t.allow_ips = ips.clone();
             }
         }
-        if let Some(note) = &args.note {
-            let note = Some(note.clone()).filter(|n| !n.is_empty());
+        if let Some(note) = &new_note {
+            let note = note.clone();
             if note != t.note {
                 changes.push("note changed".into());
                 t.note = note;
@@ -521,11 +527,23 @@ fn rotate(ctx: &Context, args: RotateArgs) -> Result<()> {
 fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
     let glob = parse_glob(&args.selection)?;
     let Some(mut store) = ctx.open_existing()? else {
-        return print_revoked(ctx, &[], args.dry_run.then_some(&[][..]));
+        return print_revoked(
+            ctx,
+            &[],
+            args.dry_run.then_some(&[][..]),
+            args.selection.all_accounts,
+        );
     };
     let account = match selection_account(ctx, store.conn(), &args.selection)? {
         Ok(account) => account,
-        Err(()) => return print_revoked(ctx, &[], args.dry_run.then_some(&[][..])),
+        Err(()) => {
+            return print_revoked(
+                ctx,
+                &[],
+                args.dry_run.then_some(&[][..]),
+                args.selection.all_accounts,
+            );
+        }
     };
     let query = selection_query(ctx, &args.selection, glob.as_ref(), account.as_ref())?;
     // With --yes (cron) the selection is made once, under the write lock.
@@ -536,10 +554,10 @@ fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
     } else {
         let preview = store::list_tokens(store.conn(), &query)?;
         if args.dry_run {
-            return print_revoked(ctx, &[], Some(&preview));
+            return print_revoked(ctx, &[], Some(&preview), args.selection.all_accounts);
         }
         if preview.is_empty() {
-            return print_revoked(ctx, &[], None);
+            return print_revoked(ctx, &[], None, args.selection.all_accounts);
         }
         if ctx.interactive {
             output::token_table(ctx.style, &preview, ctx.now, args.selection.all_accounts)?;
@@ -565,7 +583,7 @@ fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
         }
         Ok(selected)
     })?;
-    print_revoked(ctx, &revoked, None)
+    print_revoked(ctx, &revoked, None, args.selection.all_accounts)
 }
 
 fn revoke_all_detail(sel: &SelectionArgs) -> String {
@@ -595,7 +613,12 @@ struct RevokedView {
 
 /// The outcome of `revoke` and `revoke-all`; `would` is the dry-run
 /// selection.
-fn print_revoked(ctx: &Context, revoked: &[Token], would: Option<&[Token]>) -> Result<()> {
+fn print_revoked(
+    ctx: &Context,
+    revoked: &[Token],
+    would: Option<&[Token]>,
+    all_accounts: bool,
+) -> Result<()> {
     let shown = would.unwrap_or(revoked);
     if ctx.format() != OutputFormat::Table {
         let view = RevokedView {
@@ -609,7 +632,7 @@ fn print_revoked(ctx: &Context, revoked: &[Token], would: Option<&[Token]>) -> R
     match would {
         Some(would) => {
             if !would.is_empty() {
-                output::token_table(ctx.style, would, ctx.now, true)?;
+                output::token_table(ctx.style, would, ctx.now, all_accounts)?;
             }
             output::line(&format!(
                 "would revoke {} (dry run)",

@@ -395,9 +395,16 @@ fn allow_ips_v4_v6_and_cidr() {
 }
 
 #[test]
-fn allow_ip_with_host_bits_is_stored_as_its_network() {
+fn allow_ip_with_host_bits_is_refused_with_both_readings() {
+    // 10.1.2.3/16 is most likely a typo: refusing it beats opening a /16.
     let env = TestEnv::new();
-    let t = create_json(&env, "x", &["--allow-ip", "10.1.2.3/16"]);
+    let err = env.fails(&["token", "create", "x", "--allow-ip", "10.1.2.3/16"], 2);
+    assert!(
+        err.contains("10.1.0.0/16") && err.contains("10.1.2.3"),
+        "{err}"
+    );
+    assert!(!env.db.exists());
+    let t = create_json(&env, "x", &["--allow-ip", "10.1.0.0/16"]);
     assert_eq!(str_list(&t["allow_ips"]), strings(&["10.1.0.0/16"]));
 }
 

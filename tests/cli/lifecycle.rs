@@ -325,3 +325,72 @@ fn audit_on_a_missing_store_is_empty_and_creates_nothing() {
     assert_eq!(env.json(&["audit"]), json!([]));
     assert!(!env.db.exists());
 }
+
+#[test]
+fn notes_are_one_line_without_control_characters() {
+    let env = TestEnv::new();
+    env.fails(&["token", "create", "x", "--note", "a\nb"], 2);
+    env.fails(&["token", "create", "x", "--note", "\u{1b}[31mred"], 2);
+    assert!(!env.db.exists());
+    env.create("x", &["--note", "runner 4"]);
+    let before = env.snapshot();
+    env.fails(&["token", "edit", "x", "--note", "\u{7}"], 2);
+    assert_eq!(env.snapshot(), before);
+}
+
+#[test]
+fn empty_environment_variables_read_as_unset() {
+    let env = TestEnv::new();
+    env.create("x", &[]);
+    let out = env
+        .cmd(&["token", "list", "-o", "json"])
+        .env("TOKENCTL_USER", "")
+        .env("TOKENCTL_OUTPUT", "")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed[0]["name"], "x");
+    // TOKENCTL_DB="" falls back to the default store under HOME.
+    let out = env
+        .cmd(&["token", "list"])
+        .env("TOKENCTL_DB", "")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+#[test]
+fn audit_finds_any_accounts_token_by_id_with_all_accounts() {
+    let env = TestEnv::new();
+    env.ok(&["account", "add", "bob", "--acl", "read"]);
+    let bobs = env.json(&["-u", "bob", "token", "create", "b"]);
+    let id = bobs["id"].as_str().unwrap();
+    env.fails(&["audit", "--token", id], 3);
+    let events = env.json(&["audit", "--token", id, "--all-accounts"]);
+    assert_eq!(events[0]["action"], "create");
+    assert_eq!(events[0]["account"], "bob");
+}
+
+#[test]
+fn backup_refuses_to_overwrite_the_store_itself() {
+    let env = TestEnv::new();
+    env.create("x", &[]);
+    let before = env.snapshot();
+    let err = env.fails(
+        &["db", "backup", crate::common::path_str(&env.db), "--yes"],
+        4,
+    );
+    assert!(err.contains("store itself"), "{err}");
+    assert_eq!(env.snapshot(), before);
+}
+
+#[test]
+fn dry_run_table_has_an_account_column_only_for_all_accounts() {
+    let env = TestEnv::new();
+    env.create("x", &[]);
+    let mine = env.ok(&["token", "revoke-all", "--dry-run"]);
+    assert!(!mine.contains("Account"), "{mine}");
+    let all = env.ok(&["token", "revoke-all", "--dry-run", "--all-accounts"]);
+    assert!(all.contains("Account"), "{all}");
+}
