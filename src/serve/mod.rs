@@ -8,6 +8,7 @@ mod last_used;
 mod metrics;
 mod verifier;
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -158,14 +159,19 @@ async fn verify(
         Some(Outcome::Valid(t)) => format!(" account={} token={} id={}", t.account, t.name, t.id),
         _ => String::new(),
     };
-    eprintln!(
-        "{} {} {method} {} {} {label}{who} {}us",
+    // Formatted first and written with one
+    // write(2). `eprintln!` on the unbuffered stderr made a system call for
+    // each piece of the format, about ten per request. Still unbuffered:
+    // each line is out before the answer, and none is lost at a crash.
+    let line = format!(
+        "{} {} {method} {} {} {label}{who} {}us\n",
         output::utc(now),
         ip.map_or("-".into(), |ip| ip.to_string()),
         uri.path(),
         status_of(outcome.as_ref()).as_u16(),
         started.elapsed().as_micros()
     );
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 
     match outcome {
         None => (StatusCode::BAD_REQUEST, "bad request\n").into_response(),

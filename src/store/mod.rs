@@ -60,7 +60,7 @@ impl Store {
     /// its schema up to date as needed.
     pub fn open_or_create(path: &Path) -> anyhow::Result<Store> {
         if let Found::Nothing = inspect(path)? {
-            create_file(path)?;
+            create_store(path)?;
         }
         let mut store = Store::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         store.migrate()?;
@@ -242,8 +242,12 @@ fn inspect(path: &Path) -> anyhow::Result<Found> {
     Ok(Found::Store)
 }
 
-/// Creates the store file 0600, and its missing folders 0700.
-fn create_file(path: &Path) -> anyhow::Result<()> {
+/// Creates a store at `path` (file 0600, missing folders 0700) that
+/// appears fully formed: it is built in a file of its own beside `path`
+/// (WAL mode, schema) and linked into place only if nothing is there yet.
+/// Processes that race to create it never see each other's half-made
+/// store; the losers discard theirs and open the winner's.
+fn create_store(path: &Path) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         DirBuilder::new()
             .recursive(true)
@@ -253,19 +257,39 @@ fn create_file(path: &Path) -> anyhow::Result<()> {
                 Error::runtime(format!("cannot create the folder {}: {e}", dir.display()))
             })?;
     }
-    match OpenOptions::new()
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let new = path.with_file_name(format!(
+        ".{}.new-{}",
+        name.unwrap_or_default(),
+        std::process::id()
+    ));
+    let cannot = |e: &dyn std::fmt::Display| {
+        Error::runtime(format!("cannot create the store {}: {e}", path.display()))
+    };
+    let _ = fs::remove_file(&new);
+    OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
-        .open(path)
-    {
-        Ok(_) => Ok(()),
-        // Another process created it first: fine, we open it.
+        .open(&new)
+        .map_err(|e| cannot(&e))?;
+    let built = Store::connect(&new, OpenFlags::SQLITE_OPEN_READ_WRITE).and_then(|mut store| {
+        store.migrate()?;
+        // Closing checkpoints the WAL into the file and removes it.
+        store.conn.close().map_err(|(_, e)| anyhow::Error::new(e))
+    });
+    let linked = built.and_then(|()| match fs::hard_link(&new, path) {
+        Ok(()) => Ok(()),
+        // Another process's store got there first: use that one.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => {
-            Err(Error::runtime(format!("cannot create the store {}: {e}", path.display())).into())
-        }
+        // A filesystem without hard links: a rename, unless one appeared.
+        Err(_) if !path.exists() => fs::rename(&new, path).map_err(|e| cannot(&e).into()),
+        Err(_) => Ok(()),
+    });
+    for leftover in ["", "-wal", "-shm"] {
+        let _ = fs::remove_file(format!("{}{leftover}", new.display()));
     }
+    linked
 }
 
 fn not_a_store(path: &Path) -> Error {

@@ -36,7 +36,7 @@ impl Ended {
 /// Spawns `tokenctl ARGS`, sends SIGKILL after `delay_ms`, and reports
 /// whether it had finished by then.
 fn kill_after(env: &TestEnv, args: &[&str], delay_ms: u64) -> Ended {
-    let mut child = env.std_cmd(args).spawn().expect("spawn");
+    let mut child = env.piped_cmd(args).spawn().expect("spawn");
     std::thread::sleep(Duration::from_millis(delay_ms));
     // Child::kill is SIGKILL on Unix; it fails only if already reaped.
     let _ = child.kill();

@@ -62,7 +62,7 @@ fn probes(env: &TestEnv, token: &str) -> Vec<Probe> {
 /// Runs a probe against the store at `db`, as `uid` when given.
 fn run_probe(env: &TestEnv, db: &Path, probe: &Probe, uid: Option<u32>) -> Outcome {
     let args: Vec<&str> = probe.args.iter().map(String::as_str).collect();
-    let mut cmd = env.std_cmd(&args);
+    let mut cmd = env.piped_cmd(&args);
     cmd.env("TOKENCTL_DB", db).stdin(Stdio::piped());
     if let Some(uid) = uid {
         cmd.uid(uid).gid(uid);

@@ -353,7 +353,7 @@ fn verify_fed(env: &TestEnv, feed: Feed, extra: &[&str]) -> Outcome {
     let mut args = vec!["token", "verify"];
     args.extend(extra);
     let mut child = env
-        .std_cmd(&args)
+        .piped_cmd(&args)
         .stdin(Stdio::piped())
         .spawn()
         .expect("spawn");

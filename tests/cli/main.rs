@@ -19,6 +19,8 @@ mod list;
 mod revoke;
 mod secrets;
 mod secrets_more;
+mod serve;
+mod serve_nginx;
 mod show_edit;
 mod store;
 mod verify;

@@ -5,7 +5,7 @@
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{BIN, TestEnv};
+use super::TestEnv;
 
 /// What a finished command left: exit code (None if killed), stdout and
 /// stderr.
@@ -71,18 +71,11 @@ impl TestEnv {
         Outcome::from_output(cmd.output().expect("run tokenctl"))
     }
 
-    /// `tokenctl ARGS` as a std `Command` with this environment's
-    /// variables, for spawning and killing.
-    pub fn std_cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        cmd.env_clear()
-            .env("HOME", self.dir.path())
-            .env("TOKENCTL_DB", &self.db)
-            .env("USER", &self.user)
-            .env("TZ", "UTC")
-            .env("COLUMNS", "200")
-            .args(args)
-            .stdin(Stdio::null())
+    /// `std_cmd` with stdin closed and stdout and stderr captured, for
+    /// spawning and killing.
+    pub fn piped_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = self.std_cmd(args);
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         cmd

@@ -34,7 +34,13 @@ impl TestEnv {
     /// `tokenctl ARGS` with a clear environment: HOME in the temp folder,
     /// the store from TOKENCTL_DB, USER=alice, TZ=UTC, no terminal.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
+        Command::from_std(self.std_cmd(args))
+    }
+
+    /// The same as `cmd`, as a std `Command`, for a process the test
+    /// spawns and talks to while it runs (`tokenctl serve`).
+    pub fn std_cmd(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(BIN);
         cmd.env_clear()
             .env("HOME", self.dir.path())
             .env("TOKENCTL_DB", &self.db)
