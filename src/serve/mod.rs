@@ -27,6 +27,9 @@ use crate::store::Store;
 use crate::values;
 use verifier::{Outcome, Verifier};
 
+/// How long requests in flight may take to finish after SIGTERM.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 pub struct Config {
     pub db: PathBuf,
     pub listen: SocketAddr,
@@ -92,12 +95,31 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }
         })
     };
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    // On SIGTERM/SIGINT: stop accepting and let requests in flight finish,
+    // but no longer than SHUTDOWN_GRACE: a stalled client must not keep
+    // the server (and its unwritten Last Used times) from stopping.
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let server = {
+        let stopping = stopping.clone();
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            stopping.notify_one();
+        })
+    };
+    tokio::select! {
+        served = server => served?,
+        () = async {
+            stopping.notified().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => eprintln!(
+            "warning: connections still open {} s after the signal; stopping anyway",
+            SHUTDOWN_GRACE.as_secs()
+        ),
+    }
     flusher.abort();
     if let Err(e) = app.verifier.last_used.flush(&db) {
         eprintln!("warning: could not record Last Used: {e:#}");

@@ -42,8 +42,9 @@ const MAX_TRACKED: usize = 10_000;
 const FAILURE_LIMIT: u32 = 10;
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 const COOLDOWN: Duration = Duration::from_secs(60);
-/// Requests that may wait for an argon2 slot, per slot.
-const QUEUE_PER_SLOT: usize = 16;
+/// Requests that may wait for an argon2 slot, per slot: about 200 ms of
+/// waiting at most, so a flood gets its 503 quickly.
+const QUEUE_PER_SLOT: usize = 4;
 
 /// What a request gets.
 #[derive(Debug)]
@@ -273,30 +274,51 @@ fn state_outcome(
 thread_local! {
     /// One read connection per worker thread: a lookup is microseconds,
     /// and each statement sees the latest committed state (WAL).
-    static STORE: RefCell<Option<Store>> = const { RefCell::new(None) };
+    static STORE: RefCell<Option<(Store, FileId)>> = const { RefCell::new(None) };
+}
+
+/// Which file a path names: a store restored or replaced under the same
+/// path is a new file, and must be read afresh.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+fn file_id(path: &Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| FileId {
+        dev: m.dev(),
+        ino: m.ino(),
+    })
 }
 
 /// Runs `f` on this thread's connection, opening it on first use and
 /// dropping it after an error so the next request opens it afresh.
 pub fn with_store<T>(db: &Path, f: impl FnOnce(&Store) -> anyhow::Result<T>) -> anyhow::Result<T> {
     STORE.with_borrow_mut(|slot| {
+        // One stat per request: a store moved into place (a restore from
+        // backup) is noticed at once, not served from the old file.
+        let current = file_id(db);
+        if slot.as_ref().map(|(_, id)| Some(*id)) != Some(current) {
+            *slot = None;
+        }
         if slot.is_none() {
-            let opened = Store::open_existing(db)?;
-            if let Some(store) = &opened {
-                // The lookup joins tokens and
-                // accounts, and SQLite (3.54) marks that statement to be
-                // re-planned each time ?1 is bound, even to the same value,
-                // so the cached statement was parsed and planned afresh on
-                // every request (a third of the server's CPU for a cached
-                // valid token). The query planner stability guarantee keeps
-                // the one plan (primary-key lookups: there is no better one).
+            if let (Some(store), Some(id)) = (Store::open_existing(db)?, file_id(db)) {
+                // The lookup joins tokens and accounts, and SQLite (3.54)
+                // marks that statement to be re-planned each time ?1 is
+                // bound, even to the same value, so the cached statement
+                // was planned afresh on every request (a third of the
+                // server's CPU for a cached valid token). The query planner
+                // stability guarantee keeps the one plan (primary-key
+                // lookups: there is no better one).
                 store
                     .conn()
                     .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+                *slot = Some((store, id));
             }
-            *slot = opened;
         }
-        let Some(store) = slot.as_ref() else {
+        let Some((store, _)) = slot.as_ref() else {
             anyhow::bail!("no store at {}", db.display());
         };
         let result = f(store);

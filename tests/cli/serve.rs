@@ -1221,3 +1221,50 @@ fn a_flood_beyond_the_argon2_queue_gets_503_and_cached_tokens_still_pass() {
     let r = server.get("/healthz", None);
     assert_eq!(r.status, 200);
 }
+
+#[test]
+fn a_store_restored_under_the_same_path_is_read_at_once() {
+    let env = TestEnv::new();
+    let token = env.create("web", &[]);
+    // A backup taken after revoking: restoring it must revoke at once.
+    let backup = env.dir.path().join("revoked.db");
+    env.ok(&["token", "revoke", "web", "--yes"]);
+    env.ok(&["db", "backup", crate::common::path_str(&backup)]);
+    let live = env.dir.path().join("live.db");
+    let serving = TestEnv {
+        db: live.clone(),
+        ..TestEnv::new()
+    };
+    std::fs::copy(&env.db, &live).unwrap();
+    // The live copy still has the token... as it was before the revoke.
+    serving
+        .sql()
+        .execute("UPDATE tokens SET revoked_at = NULL", [])
+        .unwrap();
+    let server = Server::start(&serving, &[]);
+    // Enough requests for every worker thread to hold a connection.
+    for _ in 0..8 {
+        assert_eq!(server.bearer("/verify", &token).status, 200);
+    }
+    // Restore: move the revoked backup into place under the same path.
+    std::fs::rename(&backup, &live).unwrap();
+    for _ in 0..8 {
+        assert_eq!(server.bearer("/verify", &token).status, 401);
+    }
+}
+
+#[test]
+fn a_stalled_client_does_not_keep_the_server_from_stopping() {
+    let env = TestEnv::new();
+    let token = env.create("web", &[]);
+    let mut server = Server::start(&env, &[]);
+    assert_eq!(server.bearer("/verify", &token).status, 200);
+    // Half a request, never finished.
+    let mut stalled = std::net::TcpStream::connect(server.addr).unwrap();
+    std::io::Write::write_all(&mut stalled, b"GET /verify HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let status = server.terminate();
+    assert!(status.success(), "{status:?}");
+    // Last Used was still written on the way out.
+    assert!(!show(&env, "web")["last_used"].is_null());
+    drop(stalled);
+}
