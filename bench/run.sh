@@ -110,13 +110,6 @@ match_ms=$(awk '$1 == "secret_matches" {print $3}' "$TMP/argon2.txt")
 
 # --- whole-process timings ---------------------------------------------------
 
-say "tokenctl --version"
-hyperfine -N --warmup 3 --runs 30 --time-unit millisecond --export-csv "$TMP/version.csv" \
-    --export-markdown "$TMP/version.md" "$(q "$BIN") --version"
-VERSION_MS=$(median_ms "$TMP/version.csv")
-
-say "side by side with htpasswd"
-BENCH_BIN=$BIN BENCH_SEED=$SEED bash "$ROOT/bench/htpasswd.sh" >"$TMP/htpasswd.md"
 
 label() { if [ $(($1 % 1000)) -eq 0 ]; then echo "$(($1 / 1000))k"; else echo "$1"; fi; }
 # Shell-words quoting for hyperfine -N (paths may hold spaces).
@@ -126,6 +119,14 @@ median_ms() {
     awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "median") c = i; next }
              NR == 2 { printf "%.1f", $c * 1000 }' "$1"
 }
+
+say "tokenctl --version"
+hyperfine -N --warmup 3 --runs 30 --time-unit millisecond --export-csv "$TMP/version.csv" \
+    --export-markdown "$TMP/version.md" "$(q "$BIN") --version"
+VERSION_MS=$(median_ms "$TMP/version.csv")
+
+say "side by side with htpasswd"
+BENCH_BIN=$BIN BENCH_SEED=$SEED bash "$ROOT/bench/htpasswd.sh" >"$TMP/htpasswd.md"
 
 declare -A MED SEEDTIME DBSIZE RSS
 for n in $SIZES; do
