@@ -234,6 +234,10 @@ commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]; then commit="$commit (with uncommitted changes)"; fi
 fs=$(df -T "$TMP" | awk 'NR == 2 {print $2}')
 
+MARKER="<!-- Notes: everything from this line on is kept when bench/run.sh rewrites the file. -->"
+notes=$TMP/notes.md
+if [ -f "$OUT" ]; then awk -v m="$MARKER" 'found || index($0, m) == 1 { found = 1; print }' "$OUT" >"$notes"; fi
+
 say "writing $OUT"
 {
     echo "# tokenctl benchmarks"
@@ -362,7 +366,11 @@ say "writing $OUT"
             fi
         done
     done
-} >"$OUT"
+    echo
+    # Hand-written analysis below the marker survives a rerun.
+    if [ -s "$notes" ]; then cat "$notes"; else echo "$MARKER"; fi
+} >"$TMP/report.md"
+mv "$TMP/report.md" "$OUT"
 
 echo >&2
 sed -n '/^## Whole-process medians/,/^## How it is measured/p' "$OUT" | sed '$d' >&2

@@ -85,11 +85,30 @@ pub enum Command {
     #[command(subcommand)]
     Account(AccountCommand),
     /// Show the change log, oldest first
+    ///
+    /// Every change: create, edit, rotate, disable, enable, revoke and the
+    /// account-* actions, with the time, the OS user who made it (and
+    /// SUDO_USER), the account, the token name and id, and what changed.
+    /// Never a secret or a hash.
     Audit(AuditArgs),
     /// Back up or check the store
     #[command(subcommand)]
     Db(DbCommand),
     /// Check tokens over HTTP for a reverse proxy (nginx auth_request, Caddy, Traefik)
+    ///
+    /// GET, HEAD or POST /verify with Authorization: Bearer TOKEN, Basic
+    /// (password = token; a non-empty user must be its account) or
+    /// "tokenctl ACCOUNT:TOKEN"; privileges from ?acl=a&acl=b or ?acl=a,b.
+    /// 200 with X-Token-Account, X-Token-Name and X-Token-Id; 401 (with
+    /// WWW-Authenticate: Bearer) when the token is missing, malformed,
+    /// unknown, wrong, revoked, disabled, expired, from outside its
+    /// allow-list, of a suspended account or of another account than the
+    /// one named; 403 when it lacks a privilege; 503 when argon2 work is
+    /// saturated. GET /healthz and GET /metrics (Prometheus text).
+    ///
+    /// Every request reads the token's current state, so a revocation acts
+    /// at once; successful argon2 checks are cached under a keyed hash.
+    /// SIGTERM stops it, writing pending Last Used times.
     Serve(ServeArgs),
     /// Print the shell completion script (it completes names from the store)
     Completions(CompletionsArgs),
@@ -139,6 +158,16 @@ pub enum Shell {
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Create a token; its plaintext is shown once
+    ///
+    /// The token is committed to the store before it is shown. On a
+    /// terminal it is printed on a line of its own with its details and a
+    /// warning, and you confirm "Yes, I saved my token" (no shows it
+    /// again; --yes skips the question). Piped, stdout is the token alone,
+    /// so `T=$(tokenctl token create ci)` works; details go to stderr. With
+    /// -o json|yaml, one object: the token's fields plus "token".
+    ///
+    /// Privileges default to the account's own and must stay within them.
+    /// Refused for a suspended account (exit 1).
     Create(CreateArgs),
     /// List the account's live tokens
     List(ListArgs),
@@ -147,6 +176,10 @@ pub enum TokenCommand {
     /// Change a token's name, privileges, expiry, allow-list or note
     Edit(EditArgs),
     /// Issue a new secret for a token, keeping its id, name and settings
+    ///
+    /// The new token is shown exactly as `create` shows it. The old secret
+    /// stops at once, or keeps working for --grace (at most 30 days, never
+    /// past the token's expiry). Rotating again ends any earlier grace.
     Rotate(RotateArgs),
     /// Suspend tokens without revoking them
     Disable(TokensArgs),
@@ -155,8 +188,30 @@ pub enum TokenCommand {
     /// Revoke tokens: they stop verifying at once
     Revoke(TokensArgs),
     /// Revoke every live token that passes the filters
+    ///
+    /// Without filters, every live token of the account (or of every
+    /// account with --all-accounts). Filters combine: --expired, --unused-for
+    /// DUR (Last Used, or Created if never used, older than DUR), --match
+    /// GLOB (the whole name, case-sensitive). One transaction, with one
+    /// audit event per token. Asks on a terminal; without one it needs
+    /// --yes (exit 6 otherwise); --dry-run and an empty selection never
+    /// ask. `token list` with the same filters shows the same tokens.
+    ///
+    /// Cron: tokenctl token revoke-all --expired --yes
     RevokeAll(RevokeAllArgs),
     /// Check a token read from TOKENCTL_TOKEN or stdin (never from argv)
+    ///
+    /// The token is TOKENCTL_TOKEN when set and not empty, else the first
+    /// line of stdin (at most 1 KiB, surrounding blanks ignored). Valid
+    /// means: checksum right, id known, secret right (during a rotation
+    /// grace the previous one too), not revoked, disabled or expired,
+    /// account present and not suspended, --ip inside the allow-list when
+    /// the token has one, and every --acl granted by the token and still by
+    /// its account.
+    ///
+    /// Exit 0 records Last Used and prints the account and token; exit 5
+    /// prints the reason on stderr: malformed, unknown, revoked, disabled,
+    /// expired, suspended, ip or forbidden. A missing store is exit 1.
     Verify(VerifyArgs),
 }
 
@@ -344,6 +399,9 @@ pub enum AccountCommand {
     /// Lift a suspension
     Unsuspend(AccountArgs),
     /// Delete an account and revoke all its tokens
+    ///
+    /// One transaction; asks on a terminal, needs --yes without one. The
+    /// name can be added again later; the old tokens stay revoked.
     Delete(AccountArgs),
 }
 
