@@ -39,6 +39,19 @@ pub fn now() -> i64 {
         .as_secs() as i64
 }
 
+/// Sets a time column of the live token `name` (tokenctl itself has no
+/// clock override: tests move stored times instead).
+pub fn set(env: &TestEnv, name: &str, column: &str, value: i64) {
+    let n = env
+        .sql()
+        .execute(
+            &format!("UPDATE tokens SET {column} = ?1 WHERE name = ?2 AND revoked_at IS NULL"),
+            rusqlite::params![value, name],
+        )
+        .expect("update");
+    assert_eq!(n, 1, "no live token named {name}");
+}
+
 /// Runs tokenctl and returns the whole output, whatever the exit code.
 pub fn run(env: &TestEnv, args: &[&str]) -> Output {
     env.cmd(args).output().expect("run tokenctl")

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::common::TestEnv;
+use crate::fixtures::{now, set};
 
 const DAY: i64 = 86_400;
 
@@ -22,10 +23,6 @@ const TOKEN_KEYS: [&str; 12] = [
     "revoked",
     "status",
 ];
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
 
 fn keys(v: &Value) -> Vec<String> {
     let mut k: Vec<String> = v
@@ -68,17 +65,6 @@ fn add_account(env: &TestEnv, name: &str, acls: &str) {
             [name, acls],
         )
         .unwrap();
-}
-
-fn set(env: &TestEnv, name: &str, column: &str, value: i64) {
-    let n = env
-        .sql()
-        .execute(
-            &format!("UPDATE tokens SET {column} = ?1 WHERE name = ?2 AND revoked_at IS NULL"),
-            rusqlite::params![value, name],
-        )
-        .unwrap();
-    assert_eq!(n, 1, "no live token named {name}");
 }
 
 /// (action, account, token_id, token_name) of every event, oldest first.

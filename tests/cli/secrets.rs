@@ -8,14 +8,11 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 
 use crate::common::{BIN, TestEnv, contains};
+use crate::fixtures::now;
 use crate::interactive::Pty;
 use crate::verify::{forge, id_part, secret_part};
 
 const DAY: i64 = 86_400;
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
 
 /// Runs a command, asserting its exit code, and returns (stdout, stderr).
 fn run(env: &TestEnv, args: &[&str], stdin: Option<&str>, code: i32) -> (String, String) {

@@ -19,14 +19,11 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
 use crate::common::TestEnv;
+use crate::fixtures::now;
 use crate::verify::{forge, id_part, secret_part};
 
 const WAIT: Duration = Duration::from_secs(30);
 const LISTENING: &str = "tokenctl serve: listening on ";
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
 
 // --- the harness -----------------------------------------------------------
 

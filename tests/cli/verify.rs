@@ -8,13 +8,10 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::common::{BIN, TestEnv, path_str};
+use crate::fixtures::{now, set};
 
 const DAY: i64 = 86_400;
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
 
 /// CRC-32/IEEE (as zlib), written out here rather than borrowed from the
 /// code under test.
@@ -127,17 +124,6 @@ fn id_of(env: &TestEnv, name: &str) -> String {
         .as_str()
         .unwrap()
         .to_string()
-}
-
-fn set(env: &TestEnv, name: &str, column: &str, value: i64) {
-    let n = env
-        .sql()
-        .execute(
-            &format!("UPDATE tokens SET {column} = ?1 WHERE name = ?2 AND revoked_at IS NULL"),
-            rusqlite::params![value, name],
-        )
-        .unwrap();
-    assert_eq!(n, 1, "no live token named {name}");
 }
 
 fn add_account(env: &TestEnv, name: &str, acls: &str) {
