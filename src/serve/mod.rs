@@ -19,7 +19,14 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use hyper::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use ipnet::IpNet;
+use tower::ServiceExt;
 
 use crate::error::Error;
 use crate::output;
@@ -29,6 +36,8 @@ use verifier::{Outcome, Verifier};
 
 /// How long requests in flight may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Config {
     pub db: PathBuf,
@@ -95,27 +104,49 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }
         })
     };
+    // Connections are accepted here rather than by axum::serve, so that
+    // hyper gets a timer: a client that sends its headers too slowly is
+    // cut off after HEADER_TIMEOUT instead of holding a connection open.
+    let mut http = Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    let connections = GracefulShutdown::new();
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(_) => {
+                        // Out of descriptors or the like: breathe, go on.
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let service = router.clone().map_request(move |mut req: Request<Incoming>| {
+                    req.extensions_mut().insert(ConnectInfo(peer));
+                    req
+                });
+                let connection = http
+                    .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                    .into_owned();
+                let connection = connections.watch(connection);
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+            () = &mut signal => break,
+        }
+    }
     // On SIGTERM/SIGINT: stop accepting and let requests in flight finish,
     // but no longer than SHUTDOWN_GRACE: a stalled client must not keep
     // the server (and its unwritten Last Used times) from stopping.
-    let stopping = Arc::new(tokio::sync::Notify::new());
-    let server = {
-        let stopping = stopping.clone();
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            stopping.notify_one();
-        })
-    };
+    drop(listener);
     tokio::select! {
-        served = server => served?,
-        () = async {
-            stopping.notified().await;
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } => eprintln!(
+        () = connections.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => eprintln!(
             "warning: connections still open {} s after the signal; stopping anyway",
             SHUTDOWN_GRACE.as_secs()
         ),

@@ -1265,3 +1265,26 @@ fn a_stalled_client_does_not_keep_the_server_from_stopping() {
     assert!(!show(&env, "web")["last_used"].is_null());
     drop(stalled);
 }
+
+#[test]
+fn a_client_too_slow_with_its_headers_is_cut_off() {
+    use std::io::{Read, Write};
+    let env = TestEnv::new();
+    let token = env.create("web", &[]);
+    let server = Server::start(&env, &[]);
+    // Half a request, never finished: the server closes the connection
+    // once the header timeout (10 s) passes, rather than keep it forever.
+    let mut slow = std::net::TcpStream::connect(server.addr).unwrap();
+    slow.write_all(b"GET /verify HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let closed = slow.read_to_end(&mut rest);
+    assert!(
+        closed.is_ok(),
+        "the server did not close the connection: {closed:?}"
+    );
+    // Everyone else was served meanwhile.
+    assert_eq!(server.bearer("/verify", &token).status, 200);
+}
