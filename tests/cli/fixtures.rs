@@ -65,7 +65,7 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// Adds an account with SQL (there are no account commands yet).
+/// Adds an account with SQL, without the command's checks or audit event.
 /// `acls` is the JSON text stored, e.g. `["read","write"]`.
 pub fn add_account(env: &TestEnv, name: &str, acls: &str) {
     env.sql()
@@ -92,6 +92,28 @@ pub fn set_token(env: &TestEnv, name: &str, set: &str) {
         )
         .expect("update token");
     assert!(n >= 1, "no live token named {name} to update");
+}
+
+/// The id of the live token `name`, from `token show`.
+pub fn id_by_name(env: &TestEnv, name: &str) -> String {
+    env.json(&["token", "show", name])["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
+
+/// Asserts a JSON token object has exactly SPEC's fields.
+pub fn assert_token_fields(t: &Value) {
+    let mut keys: Vec<&str> = t
+        .as_object()
+        .expect("one object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    let mut want = TOKEN_FIELDS.to_vec();
+    want.sort();
+    assert_eq!(keys, want);
 }
 
 /// The token id inside a plaintext token.

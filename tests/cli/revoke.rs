@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::common::TestEnv;
-use crate::fixtures::{now, set};
+use crate::fixtures::{add_account, id_by_name, now, set};
 
 const DAY: i64 = 86_400;
 
@@ -45,26 +45,10 @@ fn assert_recent(v: &Value) {
     assert!((t - now()).abs() <= 60, "{text} is not now");
 }
 
-fn id_of(env: &TestEnv, name: &str) -> String {
-    env.json(&["token", "show", name])["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 fn create_as(env: &TestEnv, user: &str, name: &str) -> String {
     env.ok(&["-u", user, "token", "create", name])
         .trim()
         .to_string()
-}
-
-fn add_account(env: &TestEnv, name: &str, acls: &str) {
-    env.sql()
-        .execute(
-            "INSERT INTO accounts(name, acls, created_at) VALUES (?1, ?2, 0)",
-            [name, acls],
-        )
-        .unwrap();
 }
 
 /// (action, account, token_id, token_name) of every event, oldest first.
@@ -119,7 +103,7 @@ fn revoke_by_name_keeps_the_row_marked_revoked() {
     let env = TestEnv::new();
     let a = env.create("a", &[]);
     let b = env.create("b", &[]);
-    let id_a = id_of(&env, "a");
+    let id_a = id_by_name(&env, "a");
 
     assert_eq!(
         env.ok(&["token", "revoke", "a", "--yes"]),
@@ -164,7 +148,7 @@ fn revoke_by_name_keeps_the_row_marked_revoked() {
 fn revoke_by_id_json_shape() {
     let env = TestEnv::new();
     let a = env.create("a", &["--note", "n1"]);
-    let id = id_of(&env, "a");
+    let id = id_by_name(&env, "a");
 
     let v = env.json(&["token", "revoke", &id, "--yes"]);
     assert_eq!(keys(&v), ["revoked", "tokens"]);
@@ -189,7 +173,7 @@ fn revoke_several_at_once() {
     let a = env.create("a", &[]);
     let b = env.create("b", &[]);
     let c = env.create("c", &[]);
-    let id_b = id_of(&env, "b");
+    let id_b = id_by_name(&env, "b");
 
     let v = env.json(&["token", "revoke", "a", &id_b, "--yes"]);
     assert_eq!(v["revoked"], 2);
@@ -284,7 +268,7 @@ fn revoking_a_revoked_token_is_a_noop() {
     let env = TestEnv::new();
     env.create("a", &[]);
     let b = env.create("b", &[]);
-    let id = id_of(&env, "a");
+    let id = id_by_name(&env, "a");
     env.ok(&["token", "revoke", "a", "--yes"]);
     // Mark the first revocation's time, to see it is not rewritten.
     env.sql()
@@ -319,7 +303,7 @@ fn revoking_a_revoked_token_is_a_noop() {
 fn the_same_token_twice_in_one_command_is_revoked_once() {
     let env = TestEnv::new();
     env.create("a", &[]);
-    let id = id_of(&env, "a");
+    let id = id_by_name(&env, "a");
     let v = env.json(&["token", "revoke", "a", &id, "a", "--yes"]);
     assert_eq!(v["revoked"], 1);
     assert_eq!(v["tokens"].as_array().unwrap().len(), 1);
@@ -352,7 +336,7 @@ fn a_revoked_name_can_be_reused_and_revoked_again() {
 fn revoke_by_name_takes_that_token_even_if_another_is_named_like_its_id() {
     let env = TestEnv::new();
     let first = env.create("first", &[]);
-    let id = id_of(&env, "first");
+    let id = id_by_name(&env, "first");
     // Token names and ids share an alphabet: a name may look like an id.
     let lookalike = env.create(&id, &[]);
     let before_ids: Vec<String> = env
@@ -406,7 +390,7 @@ fn revoke_all_takes_every_live_token_of_the_account_only() {
     let a = env.create("a", &[]);
     let b = env.create("b", &[]);
     env.create("c", &[]);
-    let id_c = id_of(&env, "c");
+    let id_c = id_by_name(&env, "c");
     env.ok(&["token", "revoke", "c", "--yes"]);
     env.sql()
         .execute("UPDATE tokens SET revoked_at = 1000 WHERE id = ?1", [&id_c])

@@ -63,16 +63,7 @@ fn show_by_name_has_every_field() {
     let out = env.verify(&token, &["--ip", "192.0.2.5"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let t = show(&env, "svc");
-    let mut keys: Vec<&str> = t
-        .as_object()
-        .expect("one object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort();
-    let mut want = TOKEN_FIELDS.to_vec();
-    want.sort();
-    assert_eq!(keys, want);
+    assert_token_fields(&t);
     assert_eq!(t["id"], id_of(&token).as_str());
     assert_eq!(t["name"], "svc");
     assert_eq!(t["account"], "alice");
@@ -187,16 +178,7 @@ fn edit_prints_the_updated_token() {
     let env = TestEnv::new();
     let token = env.create("old", &["--acl", "read"]);
     let t = edit(&env, "old", &["--new-name", "new", "--note", "n1"]);
-    let mut keys: Vec<&str> = t
-        .as_object()
-        .expect("one object")
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort();
-    let mut want = TOKEN_FIELDS.to_vec();
-    want.sort();
-    assert_eq!(keys, want);
+    assert_token_fields(&t);
     assert_eq!(t["name"], "new");
     assert_eq!(t["note"], "n1");
     assert_eq!(t["id"], id_of(&token).as_str());

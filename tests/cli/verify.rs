@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::common::{BIN, TestEnv, path_str};
-use crate::fixtures::{now, set};
+use crate::fixtures::{add_account, id_by_name, now, set};
 
 const DAY: i64 = 86_400;
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -119,22 +119,6 @@ fn rejected(env: &TestEnv, token: &str, extra: &[&str], reason: &str) {
     rejected_input(env, format!("{token}\n").as_bytes(), extra, reason);
 }
 
-fn id_of(env: &TestEnv, name: &str) -> String {
-    env.json(&["token", "show", name])["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-fn add_account(env: &TestEnv, name: &str, acls: &str) {
-    env.sql()
-        .execute(
-            "INSERT INTO accounts(name, acls, created_at) VALUES (?1, ?2, 0)",
-            [name, acls],
-        )
-        .unwrap();
-}
-
 fn set_account(env: &TestEnv, name: &str, assignment: &str) {
     let n = env
         .sql()
@@ -196,7 +180,7 @@ fn verify_with_open_stdin(
 fn reads_the_first_line_of_stdin_ignoring_surrounding_whitespace() {
     let env = TestEnv::new();
     let t = env.create("x", &[]);
-    let id = id_of(&env, "x");
+    let id = id_by_name(&env, "x");
     let expected = format!("valid: account alice, token x ({id})\n");
     for input in [
         format!("{t}\n"),
