@@ -52,7 +52,7 @@ fn measure(runs: usize, mut f: impl FnMut()) -> (f64, f64, f64) {
         .collect();
     ms.sort_by(f64::total_cmp);
     let mid = ms.len() / 2;
-    let median = if ms.len() % 2 == 0 {
+    let median = if ms.len().is_multiple_of(2) {
         (ms[mid - 1] + ms[mid]) / 2.0
     } else {
         ms[mid]

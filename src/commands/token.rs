@@ -314,14 +314,14 @@ fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
         let mut t = old.clone();
         let mut changes = Vec::new();
 
-        if let Some(name) = &args.new_name {
-            if *name != t.name {
-                if store::live_name_taken(tx, account.id, name, Some(&t.id))? {
-                    return Err(name_taken(name, &account.name).into());
-                }
-                changes.push(format!("name {} -> {name}", t.name));
-                t.name = name.clone();
+        if let Some(name) = &args.new_name
+            && *name != t.name
+        {
+            if store::live_name_taken(tx, account.id, name, Some(&t.id))? {
+                return Err(name_taken(name, &account.name).into());
             }
+            changes.push(format!("name {} -> {name}", t.name));
+            t.name = name.clone();
         }
         if let Some(acl_edit) = &acl_edit {
             let acls = acl_edit.apply(&t.acls)?;
@@ -331,25 +331,25 @@ fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
                 t.acls = acls;
             }
         }
-        if let Some(at) = expires_at {
-            if at != t.expires_at {
-                let show = |v: Option<i64>| v.map_or("never".into(), output::utc);
-                changes.push(format!("expires {} -> {}", show(t.expires_at), show(at)));
-                t.expires_at = at;
-            }
+        if let Some(at) = expires_at
+            && at != t.expires_at
+        {
+            let show = |v: Option<i64>| v.map_or("never".into(), output::utc);
+            changes.push(format!("expires {} -> {}", show(t.expires_at), show(at)));
+            t.expires_at = at;
         }
-        if let Some(ips) = &allow_ips {
-            if *ips != t.allow_ips {
-                let show = |v: &[String]| {
-                    if v.is_empty() {
-                        "any".into()
-                    } else {
-                        v.join(",")
-                    }
-                };
-                changes.push(format!("allow_ips {} -> {}", show(&t.allow_ips), show(ips)));
-                t.allow_ips = ips.clone();
-            }
+        if let Some(ips) = &allow_ips
+            && *ips != t.allow_ips
+        {
+            let show = |v: &[String]| {
+                if v.is_empty() {
+                    "any".into()
+                } else {
+                    v.join(",")
+                }
+            };
+            changes.push(format!("allow_ips {} -> {}", show(&t.allow_ips), show(ips)));
+            t.allow_ips = ips.clone();
         }
         if let Some(note) = &new_note {
             let note = note.clone();
@@ -674,9 +674,13 @@ fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
         None => Err(Reason::Malformed),
         Some(parsed) => {
             let checked = check_token(ctx, store.conn(), &parsed, &wanted, ip)?;
-            if let Ok((t, _)) = &checked {
+            let ip = ip.map(|ip| ip.to_string());
+            // Last Used already says this second and this address: writing
+            // it again would only queue for the write lock.
+            if let Ok((t, _)) = &checked
+                && (t.last_used_at != Some(ctx.now) || t.last_used_ip != ip)
+            {
                 // The answer does not depend on recording Last Used.
-                let ip = ip.map(|ip| ip.to_string());
                 let recorded =
                     store.write(|tx| Ok(store::record_use(tx, &t.id, ctx.now, ip.as_deref())?));
                 if let Err(e) = recorded {

@@ -259,10 +259,10 @@ fn state_outcome(
     ip: Option<IpAddr>,
     now: i64,
 ) -> Outcome {
-    if let Some(named) = &creds.account {
-        if found.account.as_ref().map(|a| &a.name) != Some(named) {
-            return Outcome::Unauthorized("account");
-        }
+    if let Some(named) = &creds.account
+        && found.account.as_ref().map(|a| &a.name) != Some(named)
+    {
+        return Outcome::Unauthorized("account");
     }
     match verify::check_state(&found, now, wanted, ip) {
         Ok(()) => Outcome::Valid(Box::new(found.token)),
@@ -303,20 +303,20 @@ pub fn with_store<T>(db: &Path, f: impl FnOnce(&Store) -> anyhow::Result<T>) -> 
         if slot.as_ref().map(|(_, id)| Some(*id)) != Some(current) {
             *slot = None;
         }
-        if slot.is_none() {
-            if let (Some(store), Some(id)) = (Store::open_existing(db)?, file_id(db)) {
-                // The lookup joins tokens and accounts, and SQLite (3.54)
-                // marks that statement to be re-planned each time ?1 is
-                // bound, even to the same value, so the cached statement
-                // was planned afresh on every request (a third of the
-                // server's CPU for a cached valid token). The query planner
-                // stability guarantee keeps the one plan (primary-key
-                // lookups: there is no better one).
-                store
-                    .conn()
-                    .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
-                *slot = Some((store, id));
-            }
+        if slot.is_none()
+            && let (Some(store), Some(id)) = (Store::open_existing(db)?, file_id(db))
+        {
+            // The lookup joins tokens and accounts, and SQLite (3.54)
+            // marks that statement to be re-planned each time ?1 is
+            // bound, even to the same value, so the cached statement
+            // was planned afresh on every request (a third of the
+            // server's CPU for a cached valid token). The query planner
+            // stability guarantee keeps the one plan (primary-key
+            // lookups: there is no better one).
+            store
+                .conn()
+                .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+            *slot = Some((store, id));
         }
         let Some((store, _)) = slot.as_ref() else {
             anyhow::bail!("no store at {}", db.display());

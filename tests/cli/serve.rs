@@ -67,10 +67,10 @@ impl Server {
                 let mut tx = Some(tx);
                 for line in BufReader::new(stderr).lines() {
                     let Ok(line) = line else { break };
-                    if let Some(addr) = listening_addr(&line) {
-                        if let Some(tx) = tx.take() {
-                            let _ = tx.send(addr);
-                        }
+                    if let Some(addr) = listening_addr(&line)
+                        && let Some(tx) = tx.take()
+                    {
+                        let _ = tx.send(addr);
                     }
                     log.lock().unwrap().push(line);
                 }
