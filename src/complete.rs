@@ -64,11 +64,14 @@ impl Line {
     }
 
     fn user(&self) -> Option<String> {
-        self.user.clone().or_else(|| {
-            ["TOKENCTL_USER", "USER", "LOGNAME"]
-                .iter()
-                .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
-        })
+        self.user
+            .clone()
+            .or_else(|| {
+                std::env::var("TOKENCTL_USER")
+                    .ok()
+                    .filter(|v| !v.is_empty())
+            })
+            .or_else(crate::commands::login_name)
     }
 }
 

@@ -75,15 +75,10 @@ impl Context {
 
     /// The acting account's name: `-u`, `TOKENCTL_USER`, then the login name.
     pub fn user(&self) -> Result<String> {
-        let name = self
-            .user
-            .clone()
-            .or_else(|| std::env::var("USER").ok().filter(|u| !u.is_empty()))
-            .or_else(|| std::env::var("LOGNAME").ok().filter(|u| !u.is_empty()))
-            .ok_or_else(|| {
-                Error::usage("cannot tell which account to act for")
-                    .with_hint("pass -u ACCOUNT or set TOKENCTL_USER")
-            })?;
+        let name = self.user.clone().or_else(login_name).ok_or_else(|| {
+            Error::usage("cannot tell which account to act for")
+                .with_hint("pass -u ACCOUNT or set TOKENCTL_USER")
+        })?;
         values::account_name(&name)?;
         Ok(name)
     }
@@ -216,9 +211,24 @@ fn actor() -> String {
     ACTOR.get_or_init(os_actor).clone()
 }
 
-fn os_actor() -> String {
+/// The login name: `USER`, then `LOGNAME`, then the real uid's user name
+/// (containers, cron and systemd units often set neither variable).
+pub fn login_name() -> Option<String> {
+    ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+        .or_else(|| real_user_name().ok())
+}
+
+/// The user name of the real uid, or the uid when it has none.
+fn real_user_name() -> std::result::Result<String, libc::uid_t> {
+    // SAFETY: getuid cannot fail and has no preconditions.
     let uid = unsafe { libc::getuid() };
-    let name = user_name(uid).unwrap_or_else(|| format!("uid {uid}"));
+    user_name(uid).ok_or(uid)
+}
+
+fn os_actor() -> String {
+    let name = real_user_name().unwrap_or_else(|uid| format!("uid {uid}"));
     match std::env::var("SUDO_USER") {
         Ok(sudo) if !sudo.is_empty() && sudo != name => format!("{name} (sudo: {sudo})"),
         _ => name,

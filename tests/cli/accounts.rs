@@ -327,11 +327,11 @@ fn a_suspended_account_cannot_rotate_its_tokens() {
 }
 
 #[test]
-fn account_add_without_a_known_user_creates_no_store() {
+fn account_add_with_a_bad_acting_user_creates_no_store() {
     let env = TestEnv::new();
     let out = env
         .cmd(&["account", "add", "bob", "--acl", "read"])
-        .env_remove("USER")
+        .env("USER", "bad name")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

@@ -510,7 +510,7 @@ fn refused_first_command_for_a_bad_account_creates_no_store() {
     assert_no_store(&env);
     let out = env
         .cmd(&["token", "create", "x"])
-        .env_remove("USER")
+        .env("USER", "bad name")
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
