@@ -17,7 +17,7 @@ _clap_complete_tokenctl() {
         _CLAP_COMPLETE_INDEX="$_CLAP_COMPLETE_INDEX" \
         _CLAP_COMPLETE_COMP_TYPE="$_CLAP_COMPLETE_COMP_TYPE" \
         _CLAP_COMPLETE_SPACE="$_CLAP_COMPLETE_SPACE" \
-        COMPLETE="bash" \
+        TOKENCTL_COMPLETE="bash" \
         "tokenctl" -- "${words[@]}" \
     ) )
     if [[ $? != 0 ]]; then

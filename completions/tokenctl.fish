@@ -1,1 +1,1 @@
-complete --keep-order --exclusive --command tokenctl --arguments "(COMPLETE=fish tokenctl -- (commandline --current-process --tokenize --cut-at-cursor) (commandline --current-token))"
+complete --keep-order --exclusive --command tokenctl --arguments "(TOKENCTL_COMPLETE=fish tokenctl -- (commandline --current-process --tokenize --cut-at-cursor) (commandline --current-token))"

@@ -1,6 +1,6 @@
 //! Completion of values from the store: `tokenctl token revoke <TAB>`
 //! offers the account's live token names. The shell calls
-//! `tokenctl -- <words>` with COMPLETE set (clap_complete's `CompleteEnv`);
+//! `tokenctl -- <words>` with TOKENCTL_COMPLETE set (clap_complete's `CompleteEnv`);
 //! a completer only sees the word being completed, so the store and the
 //! account come from the whole command line, read here.
 //!

@@ -30,6 +30,11 @@ use crate::ui::Messages;
 /// The program the registration scripts call back: `tokenctl` on PATH.
 pub const COMPLETER: &str = "tokenctl";
 
+/// The variable that asks for completions, tokenctl's own: clap_complete's
+/// generic `COMPLETE` is set for other programs too, and would answer a
+/// shell's request in place of running the command.
+pub const COMPLETE_VAR: &str = "TOKENCTL_COMPLETE";
+
 /// Parses the command line, runs the command, and turns the outcome into
 /// SPEC's exit code, printing one `error:` line (and a `hint:`) on failure.
 pub fn run() -> ExitCode {
@@ -57,10 +62,17 @@ pub fn run() -> ExitCode {
             unsafe { std::env::remove_var(var) };
         }
     }
-    // `COMPLETE=bash tokenctl -- <words>`: answer the shell and exit.
-    clap_complete::CompleteEnv::with_factory(Cli::command)
-        .completer(COMPLETER)
-        .complete();
+    // `TOKENCTL_COMPLETE=bash tokenctl -- <words>`: answer the shell and
+    // exit. Only that call shape (or no argument at all, for the script
+    // itself) is a completion request: no command starts with `--`, so a
+    // stray variable can never stand in for running one (a `verify`
+    // exiting 0 unverified).
+    if is_completion_call() {
+        clap_complete::CompleteEnv::with_factory(Cli::command)
+            .var(COMPLETE_VAR)
+            .completer(COMPLETER)
+            .complete();
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
@@ -98,6 +110,16 @@ pub fn run() -> ExitCode {
             msg.error(&token::redact(&message), hint.as_deref());
             ExitCode::from(kind.exit_code())
         }
+    }
+}
+
+/// Whether the arguments are those of a completion call: none, or `--`
+/// first, as the registration scripts pass them.
+fn is_completion_call() -> bool {
+    let mut args = std::env::args_os().skip(1);
+    match args.next() {
+        None => true,
+        Some(first) => first == "--",
     }
 }
 

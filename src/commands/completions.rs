@@ -1,5 +1,5 @@
 //! `tokenctl completions <shell>`: the registration script, the same as
-//! `COMPLETE=<shell> tokenctl` prints. It never edits a user's rc files.
+//! `TOKENCTL_COMPLETE=<shell> tokenctl` prints. It never edits a user's rc files.
 
 use std::io::{self, Write};
 
@@ -25,5 +25,5 @@ pub fn registration(shell: Shell, out: &mut dyn Write) -> io::Result<()> {
         Shell::Powershell => &Powershell,
     };
     let name = crate::COMPLETER;
-    completer.write_registration("COMPLETE", name, name, name, out)
+    completer.write_registration(crate::COMPLETE_VAR, name, name, name, out)
 }
