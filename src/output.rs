@@ -2,6 +2,7 @@
 //! JSON/YAML (RFC 3339 UTC). The serde structs here define the JSON shape
 //! in one place. Nothing here touches the store.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use chrono::{DateTime, Datelike, Local, SecondsFormat, TimeZone, Timelike, Utc};
@@ -170,6 +171,40 @@ pub fn line(text: &str) -> io::Result<()> {
     out.flush()
 }
 
+/// Characters a terminal acts on rather than shows: controls (ESC starts
+/// sequences that move the cursor or erase lines), bidi overrides and
+/// isolates (they reorder the text around them) and the line and paragraph
+/// separators.
+pub fn disrupts_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}'
+        )
+}
+
+/// Table text with every character of `disrupts_terminal` shown as a
+/// visible escape: `\x1b` up to U+00FF, else `\u{202e}`. Names cannot hold
+/// them, but notes, audit actors and details can.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(disrupts_terminal) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            c if !disrupts_terminal(c) => out.push(c),
+            c if u32::from(c) <= 0xff => out.push_str(&format!("\\x{:02x}", u32::from(c))),
+            c => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn text_cell(text: &str) -> Cell {
+    Cell::new(printable(text))
+}
+
 fn new_table(style: Style) -> Table {
     let mut table = Table::new();
     if style.terminal {
@@ -211,8 +246,8 @@ fn mark(t: &Token, now: i64) -> Option<Mark> {
     }
 }
 
-fn cell(text: impl Into<String>, mark: Option<Mark>) -> Cell {
-    let cell = Cell::new(text.into());
+fn cell(text: &str, mark: Option<Mark>) -> Cell {
+    let cell = text_cell(text);
     match mark {
         Some(Mark::Dim) => cell.add_attribute(Attribute::Dim),
         Some(Mark::Color(c)) => cell.fg(c),
@@ -229,7 +264,7 @@ pub fn token_table(style: Style, tokens: &[Token], now: i64, with_account: bool)
         let color = mark(t, now).filter(|_| style.color);
         let row: Vec<Cell> = token_cells(t, now, with_account)
             .into_iter()
-            .map(|c| cell(c, color))
+            .map(|c| cell(&c, color))
             .collect();
         table.add_row(row);
     }
@@ -245,7 +280,7 @@ pub fn plain_table(style: Style, header: &[&str], rows: Vec<Vec<String>>) -> io:
         table.set_header(header.to_vec());
     }
     for row in rows {
-        table.add_row(row);
+        table.add_row(row.iter().map(|c| text_cell(c)).collect::<Vec<_>>());
     }
     let mut out = io::stdout().lock();
     writeln!(out, "{table}")?;
@@ -283,7 +318,7 @@ pub fn header_widths(header: &[&str]) -> Vec<usize> {
 
 pub fn fit_widths(widths: &mut [usize], cells: &[String]) {
     for (w, c) in widths.iter_mut().zip(cells) {
-        *w = (*w).max(c.chars().count());
+        *w = (*w).max(printable(c).chars().count());
     }
 }
 
@@ -321,8 +356,9 @@ impl<W: Write> PlainTable<W> {
     pub fn row(&mut self, cells: &[String]) -> io::Result<()> {
         let mut line = String::from("|");
         for (w, c) in self.widths.iter().zip(cells) {
+            let c = printable(c);
             line.push(' ');
-            line.push_str(c);
+            line.push_str(&c);
             line.extend(std::iter::repeat_n(
                 ' ',
                 w.saturating_sub(c.chars().count()) + 1,
@@ -357,21 +393,24 @@ pub fn token_details_table(style: Style, t: &Token, now: i64) -> Table {
         }
     };
     let rows: [(&str, Cell); 12] = [
-        ("Name", Cell::new(&t.name)),
-        ("ID", Cell::new(&t.id)),
-        ("Account", Cell::new(&t.account)),
+        ("Name", text_cell(&t.name)),
+        ("ID", text_cell(&t.id)),
+        ("Account", text_cell(&t.account)),
         ("Status", cell(t.status(now).as_str(), color)),
-        ("ACLs", Cell::new(t.acls.join(", "))),
-        ("Created", Cell::new(local(t.created_at))),
-        ("Expires", cell(local_or_never(t.expires_at), color)),
-        ("Last Used", Cell::new(local_or_never(t.last_used_at))),
+        ("ACLs", text_cell(&t.acls.join(", "))),
+        ("Created", text_cell(&local(t.created_at))),
+        ("Expires", cell(&local_or_never(t.expires_at), color)),
+        ("Last Used", text_cell(&local_or_never(t.last_used_at))),
         (
             "Last Used IP",
-            Cell::new(t.last_used_ip.as_deref().unwrap_or("-")),
+            text_cell(t.last_used_ip.as_deref().unwrap_or("-")),
         ),
-        ("Allowed IPs", Cell::new(or_none(&t.allow_ips))),
-        ("Note", Cell::new(t.note.as_deref().unwrap_or("-"))),
-        ("Revoked", Cell::new(t.revoked_at.map_or("-".into(), local))),
+        ("Allowed IPs", text_cell(&or_none(&t.allow_ips))),
+        ("Note", text_cell(t.note.as_deref().unwrap_or("-"))),
+        (
+            "Revoked",
+            text_cell(&t.revoked_at.map_or("-".into(), local)),
+        ),
     ];
     for (label, value) in rows {
         table.add_row(vec![Cell::new(label), value]);
@@ -414,6 +453,14 @@ mod tests {
         }
         let ours = String::from_utf8(ours.finish().unwrap()).unwrap();
         assert_eq!(format!("{comfy}\n"), ours);
+    }
+
+    #[test]
+    fn terminal_controls_are_shown_as_escapes() {
+        assert_eq!(printable("plain ünï"), "plain ünï");
+        assert_eq!(printable("a\u{1b}[2Kb\n"), "a\\x1b[2Kb\\x0a");
+        assert_eq!(printable("\u{85}\u{9b}\u{7f}"), "\\x85\\x9b\\x7f");
+        assert_eq!(printable("x\u{202e}y\u{2029}"), "x\\u{202e}y\\u{2029}");
     }
 
     #[test]

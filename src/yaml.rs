@@ -1,7 +1,10 @@
 //! YAML output that every reader parses back to the JSON values.
 //!
-//! Every string is double-quoted, with JSON's escapes (a subset of YAML's
-//! double-quoted escapes): unquoted, `2026-11-23T22:10:05Z` is a timestamp
+//! Every string is double-quoted, with escapes YAML and JSON share: `\"`,
+//! `\\`, `\n`, `\t`, `\r` and `\uXXXX`, which also stands for every
+//! character outside YAML's printable set (a reader refuses the whole
+//! document over one U+FFFE) and for the characters YAML 1.1 reads as line
+//! breaks (NEL, LS, PS: folded into a space unless escaped). Unquoted, `2026-11-23T22:10:05Z` is a timestamp
 //! and `no` a boolean to YAML 1.1 readers such as PyYAML, while SPEC says
 //! YAML times are the same strings as in JSON. General-purpose serializers
 //! quote only what their own YAML 1.2 resolver would misread.
@@ -27,9 +30,38 @@ fn inline(value: &Value) -> String {
     match value {
         Value::Array(_) => "[]".into(),
         Value::Object(_) => "{}".into(),
-        // A JSON string literal is a valid YAML double-quoted scalar.
+        Value::String(text) => quoted(text),
         scalar => scalar.to_string(),
     }
+}
+
+/// A double-quoted scalar that reads back as exactly `text`.
+fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            // Every such character is in the Basic Multilingual Plane.
+            c if needs_escape(c) => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Outside YAML 1.2's printable set (x9 xA xD x20-x7E x85 xA0-xD7FF
+/// xE000-xFFFD x10000-x10FFFF), or a line break to YAML 1.1 (x85, LS, PS),
+/// or a byte order mark (which readers may drop).
+fn needs_escape(c: char) -> bool {
+    let printable = matches!(c,
+        '\t' | '\n' | '\r' | ' '..='~' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..);
+    !printable || matches!(c, '\u{2028}' | '\u{2029}' | '\u{feff}')
 }
 
 fn is_block(value: &Value) -> bool {
@@ -119,6 +151,12 @@ mod tests {
             )
         );
         assert_eq!(to_string(&json!([])), "[]\n");
+        assert_eq!(
+            to_string(&json!(
+                "a\u{85}b\u{fffe}\u{2028}\u{7f}\u{9b}\u{feff}\u{1f600}é"
+            )),
+            "\"a\\u0085b\\ufffe\\u2028\\u007f\\u009b\\ufeff\u{1f600}é\"\n"
+        );
         assert_eq!(
             to_string(&json!({"revoked": 0, "tokens": []})),
             "revoked: 0\ntokens: []\n"
