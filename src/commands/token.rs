@@ -78,9 +78,15 @@ fn create(ctx: &Context, args: CreateArgs) -> Result<()> {
         if store::live_name_taken(tx, account.id, &args.name, None)? {
             return Err(name_taken(&args.name, &account.name).into());
         }
-        // Ids are random; on the rare collision, draw another.
+        check_not_an_id(tx, &args.name)?;
+        // Ids are random; on the rare collision, draw another. An id equal
+        // to a live name of the account would be hidden by that token, as
+        // names are resolved first.
         let mut id = new.id.clone();
-        while store::token_id_taken(tx, &id)? {
+        while store::token_id_taken(tx, &id)?
+            || id == args.name
+            || store::live_name_taken(tx, account.id, &id, None)?
+        {
             id = token::generate_id()?;
         }
         let t = Token {
@@ -320,6 +326,7 @@ fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
             if store::live_name_taken(tx, account.id, name, Some(&t.id))? {
                 return Err(name_taken(name, &account.name).into());
             }
+            check_not_an_id(tx, name)?;
             changes.push(format!("name {} -> {name}", t.name));
             t.name = name.clone();
         }
@@ -828,6 +835,17 @@ fn name_taken(name: &str, account: &str) -> Error {
         "account '{account}' already has a live token named '{name}'"
     ))
     .with_hint("pick another name, or revoke the existing token first")
+}
+
+/// A name that is some token's id would hide that token: a `<TOKEN>`
+/// argument is tried as a name first.
+fn check_not_an_id(conn: &Connection, name: &str) -> Result<()> {
+    if store::token_id_taken(conn, name)? {
+        return Err(Error::conflict(format!("'{name}' is the id of a token"))
+            .with_hint("pick another name: a token named like another token's id would hide it")
+            .into());
+    }
+    Ok(())
 }
 
 fn suspended(account: &Account) -> Error {
