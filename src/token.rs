@@ -132,6 +132,23 @@ pub fn secret_matches(secret: &str, phc: &str) -> bool {
         .is_ok_and(|hash| hasher().verify_password(secret.as_bytes(), &hash).is_ok())
 }
 
+/// Whether `text` holds a token's shape anywhere: `tct_` and at least 46
+/// base62 characters (checksum or not). Such a value is refused as a name,
+/// note or filter, so that a pasted plaintext never lands in the store.
+pub fn contains_token_shape(text: &str) -> bool {
+    base62_runs_after_prefix(text).any(|run| run >= TOKEN_LEN - PREFIX.len())
+}
+
+/// The length of the base62 run after each `tct_` in `text`.
+fn base62_runs_after_prefix(text: &str) -> impl Iterator<Item = usize> + '_ {
+    text.match_indices(PREFIX).map(|(at, _)| {
+        text[at + PREFIX.len()..]
+            .bytes()
+            .take_while(u8::is_ascii_alphanumeric)
+            .count()
+    })
+}
+
 /// `text` with anything that looks like a token (even a mistyped one:
 /// `tct_` and 20 or more base62 characters) replaced, for error messages
 /// that quote what a user typed.
@@ -212,6 +229,17 @@ mod tests {
         assert!(!redact(&format!("{}x", &t[..40])).contains(&t[10..40]));
         assert_eq!(redact("no token 'tct_ab' here"), "no token 'tct_ab' here");
         assert_eq!(redact("tct_tct_"), "tct_tct_");
+    }
+
+    #[test]
+    fn token_shapes_are_found_anywhere() {
+        let t = generate().unwrap().plaintext;
+        assert!(contains_token_shape(&t));
+        assert!(contains_token_shape(&format!("see {t}, thanks")));
+        assert!(contains_token_shape(&format!("x{t}y")));
+        assert!(!contains_token_shape(&t[..49]));
+        assert!(!contains_token_shape("tct_short"));
+        assert!(!contains_token_shape(&t.replacen("tct_", "tct-", 1)));
     }
 
     #[test]

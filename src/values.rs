@@ -4,18 +4,35 @@
 
 use std::net::IpAddr;
 
-use chrono::{DateTime, Local, NaiveDate, TimeZone, Utc};
-use ipnet::IpNet;
+use chrono::{DateTime, Local, NaiveDate, TimeZone, Timelike, Utc};
+use ipnet::{IpNet, Ipv4Net};
 
 use crate::error::{Error, Result};
 
 pub const ALL: &str = "all";
 pub const MAX_ALLOW_IPS: usize = 100;
+/// Privileges of one token or account, like the allow-list's cap.
+pub const MAX_PRIVILEGES: usize = 100;
 /// 9999-12-31T23:59:59Z: times stay four-digit-year RFC 3339.
 const LATEST: i64 = 253_402_300_799;
 
+/// Refuses a value holding a token's shape: a pasted plaintext must never
+/// become a name, note or filter (and so reach the store or audit trail).
+/// The value itself is not quoted.
+fn no_token(what: &str, text: &str) -> Result<()> {
+    if crate::token::contains_token_shape(text) {
+        return Err(
+            Error::usage(format!("{what} cannot contain a token")).with_hint(
+                "tokens are read from stdin or TOKENCTL_TOKEN, never from arguments or stored as data",
+            ),
+        );
+    }
+    Ok(())
+}
+
 /// A token name: 1 to 50 of `A-Z a-z 0-9 - _`.
 pub fn token_name(name: &str) -> Result<()> {
+    no_token("a token name", name)?;
     let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
     if name.is_empty() || name.len() > 50 || !name.chars().all(ok_char) {
         return Err(
@@ -29,6 +46,7 @@ pub fn token_name(name: &str) -> Result<()> {
 
 /// An account name: 1 to 64 of `A-Z a-z 0-9 . _ - @`, not starting with `-`.
 pub fn account_name(name: &str) -> Result<()> {
+    no_token("an account name", name)?;
     let ok_char = |c: char| c.is_ascii_alphanumeric() || ".-_@".contains(c);
     if name.is_empty() || name.len() > 64 || name.starts_with('-') || !name.chars().all(ok_char) {
         return Err(
@@ -71,6 +89,22 @@ pub fn privileges(values: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// The privileges of `--acl` values in their stored form, at most 100.
+pub fn privilege_set(values: &[String]) -> Result<Vec<String>> {
+    capped(normalize_acls(privileges(values)?))
+}
+
+fn capped(acls: Vec<String>) -> Result<Vec<String>> {
+    if acls.len() > MAX_PRIVILEGES {
+        return Err(Error::usage(format!(
+            "too many privileges ({}); at most {MAX_PRIVILEGES}",
+            acls.len()
+        ))
+        .with_hint("group related rights under fewer privileges, or use all"));
+    }
+    Ok(acls)
+}
+
 /// The stored form of a privilege set: sorted, de-duplicated, and `["all"]`
 /// when `all` is among them.
 pub fn normalize_acls(mut acls: Vec<String>) -> Vec<String> {
@@ -107,7 +141,7 @@ impl AclEdit {
         }))
     }
 
-    /// The privileges after the edit; at least one must remain.
+    /// The privileges after the edit; at least one and at most 100.
     pub fn apply(&self, current: &[String]) -> Result<Vec<String>> {
         let mut acls = self.replace.as_deref().unwrap_or(current).to_vec();
         acls.extend_from_slice(&self.add);
@@ -119,7 +153,7 @@ impl AclEdit {
             return Err(Error::usage("at least one privilege must remain")
                 .with_hint("keep one privilege (see --acl), or revoke or delete instead"));
         }
-        Ok(acls)
+        capped(acls)
     }
 }
 
@@ -227,6 +261,11 @@ fn moment(text: &str, now: DateTime<Utc>, day: DayPart, dir: Direction) -> Optio
         };
     }
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        // chrono takes :60 in any minute as a leap second and counts it as
+        // :59; no stored time can say it, so refuse rather than shift it.
+        if at.nanosecond() >= 1_000_000_000 {
+            return None;
+        }
         return Some(at.timestamp());
     }
     // Exactly YYYY-MM-DD: chrono alone would also take 2027-1-5.
@@ -264,7 +303,8 @@ fn moment(text: &str, now: DateTime<Utc>, day: DayPart, dir: Direction) -> Optio
 }
 
 /// An allow-list entry: an IPv4/IPv6 address or CIDR block; a single
-/// address is stored as the bare address.
+/// address is stored as the bare address, and an IPv4-mapped IPv6 one
+/// (`::ffff:10.0.0.0/104`) as the IPv4 it stands for (`10.0.0.0/8`).
 pub fn network(text: &str) -> Result<String> {
     Ok(display_network(ip_net(text)?))
 }
@@ -290,17 +330,43 @@ pub fn ip_net(text: &str) -> Result<IpNet> {
             )),
         );
     }
-    Ok(net)
+    Ok(unmapped(net))
 }
 
-/// A note: free text on one line, without control characters (they would
-/// reach a terminal as escape sequences). Empty means none.
+/// An IPv4-mapped IPv6 network (inside `::ffff:0:0/96`) as plain IPv4:
+/// clients are compared as IPv4, so only that form can ever match. A
+/// shorter IPv6 prefix (`::/0`) stays IPv6 and matches IPv6 clients only.
+fn unmapped(net: IpNet) -> IpNet {
+    let IpNet::V6(v6) = net else {
+        return net;
+    };
+    let Some(v4) = v6.addr().to_ipv4_mapped() else {
+        return net;
+    };
+    match v6.prefix_len().checked_sub(96) {
+        Some(len) => Ipv4Net::new(v4, len).map_or(net, IpNet::V4),
+        None => net,
+    }
+}
+
+/// Characters a note cannot hold: controls, line breaks, bidi overrides
+/// and isolates (a terminal acts on them, see `output::disrupts_terminal`)
+/// and non-characters (YAML readers refuse them).
+fn forbidden_in_note(c: char) -> bool {
+    let non_character = matches!(c, '\u{fdd0}'..='\u{fdef}') || u32::from(c) & 0xfffe == 0xfffe;
+    crate::output::disrupts_terminal(c) || non_character
+}
+
+/// A note: free text on one line, without the characters of
+/// `forbidden_in_note` or a token. Empty means none.
 pub fn note(text: &str) -> Result<Option<String>> {
-    if text.chars().any(char::is_control) {
-        return Err(
-            Error::usage("a note cannot contain control characters or line breaks")
-                .with_hint("write the note on one line"),
-        );
+    no_token("a note", text)?;
+    if let Some(c) = text.chars().find(|&c| forbidden_in_note(c)) {
+        return Err(Error::usage(format!(
+            "a note cannot contain control characters, line breaks, bidi overrides or non-characters (found U+{:04X})",
+            u32::from(c)
+        ))
+        .with_hint("write the note on one line of plain text"));
     }
     Ok(Some(text.to_string()).filter(|n| !n.is_empty()))
 }
@@ -332,31 +398,39 @@ pub fn networks(values: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// An address given to `verify --ip`.
+/// An address given to `verify --ip`; an IPv4-mapped IPv6 address is
+/// the IPv4 client it stands for.
 pub fn address(text: &str) -> Result<IpAddr> {
-    text.parse().map_err(|_| {
-        Error::usage(format!("invalid IP address {text:?}"))
-            .with_hint("give one address, such as 203.0.113.7 or 2001:db8::1")
-    })
+    text.parse::<IpAddr>()
+        .map(|a| a.to_canonical())
+        .map_err(|_| {
+            Error::usage(format!("invalid IP address {text:?}"))
+                .with_hint("give one address, such as 203.0.113.7 or 2001:db8::1")
+        })
 }
 
 /// Whether `addr` lies inside any of the stored allow-list entries.
 pub fn allowed(allow_list: &[String], addr: IpAddr) -> bool {
     allow_list.iter().any(|entry| {
+        // Entries stored before mapped ones were unmapped on input match
+        // as what they stand for too.
         let net = entry
             .parse::<IpNet>()
-            .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from));
+            .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+            .map(unmapped);
         // An IPv4 client seen through an IPv6 socket is still that client.
-        let addr = match addr {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
-            v4 => v4,
-        };
-        net.is_ok_and(|net| net.contains(&addr))
+        net.is_ok_and(|net| net.contains(&addr.to_canonical()))
     })
+}
+
+/// A `--search` text.
+pub fn search(text: &str) -> Result<()> {
+    no_token("a --search text", text)
 }
 
 /// A `--match` glob: `*`, `?` and `[...]`, case-sensitive, on the whole name.
 pub fn glob(text: &str) -> Result<glob::Pattern> {
+    no_token("a --match pattern", text)?;
     // A shell reads `**` in a name as `*`; the glob crate keeps it for
     // paths and refuses it inside a word.
     let mut pattern = text.to_string();
@@ -408,6 +482,12 @@ mod tests {
         assert!(privileges(&strings(&["Read"])).is_err());
         assert!(privileges(&strings(&["-x"])).is_err());
         assert!(privileges(&strings(&[&"a".repeat(65)])).is_err());
+        let many: Vec<String> = (0..101).map(|i| format!("p{i}")).collect();
+        assert!(privilege_set(&many).is_err());
+        assert_eq!(privilege_set(&many[..100]).unwrap().len(), 100);
+        let edit = AclEdit::parse(&[], &many[..1], &[]).unwrap().unwrap();
+        assert!(edit.apply(&many[1..]).is_err());
+        assert!(edit.apply(&many[1..100]).is_ok());
     }
 
     #[test]
@@ -497,6 +577,9 @@ mod tests {
         assert!(expiry("tomorrow", now).is_err());
         assert!(expiry("7999y", now).is_err());
         assert!(expiry("9998-12-31", now).is_ok());
+        assert!(expiry("2030-01-01T00:00:60Z", now).is_err(), "leap second");
+        assert!(expiry("2030-06-30T23:59:60Z", now).is_err(), "leap second");
+        assert!(expiry("2030-01-01T00:00:59Z", now).is_ok());
     }
 
     #[test]
@@ -515,6 +598,12 @@ mod tests {
         }
         let list = networks(&strings(&["10.0.0.1", "10.0.0.1/32", "10.1.0.0/16"])).unwrap();
         assert_eq!(list, strings(&["10.0.0.1", "10.1.0.0/16"]));
+        assert_eq!(network("::ffff:10.0.0.1").unwrap(), "10.0.0.1");
+        assert_eq!(network("::ffff:10.0.0.0/104").unwrap(), "10.0.0.0/8");
+        assert_eq!(network("::ffff:0:0/96").unwrap(), "0.0.0.0/0");
+        assert_eq!(network("::ffff:10.0.0.1/128").unwrap(), "10.0.0.1");
+        assert_eq!(network("::/0").unwrap(), "::/0");
+        assert_eq!(network("::fffc:0:0/94").unwrap(), "::fffc:0:0/94");
         let many: Vec<String> = (0..101).map(|i| format!("10.0.0.{i}")).collect();
         assert!(networks(&many).is_err());
     }
@@ -528,6 +617,22 @@ mod tests {
         assert_eq!(note("").unwrap(), None);
         assert!(note("a\nb").is_err());
         assert!(note("\u{1b}[31mred").is_err());
+        for bad in [
+            "\u{85}",
+            "\u{9b}",
+            "\u{202e}",
+            "\u{2067}",
+            "\u{2028}",
+            "\u{2029}",
+            "\u{fdd0}",
+            "\u{fffe}",
+            "\u{ffff}",
+            "\u{1fffe}",
+            "\u{10ffff}",
+        ] {
+            assert!(note(&format!("a{bad}b")).is_err(), "{bad:?}");
+        }
+        assert!(note("\u{200f}\u{fdcf}\u{fdf0}\u{fffd}\u{1f600}").is_ok());
     }
 
     #[test]
@@ -538,6 +643,10 @@ mod tests {
         assert!(allowed(&list, "2001:db8::1".parse().unwrap()));
         assert!(!allowed(&list, "203.0.114.1".parse().unwrap()));
         assert!(!allowed(&list, "2001:db8::2".parse().unwrap()));
+        // As stored before mapped entries were unmapped on input.
+        let mapped = strings(&["::ffff:10.0.0.0/104"]);
+        assert!(allowed(&mapped, "10.1.2.3".parse().unwrap()));
+        assert!(allowed(&mapped, "::ffff:10.1.2.3".parse().unwrap()));
     }
 
     #[test]

@@ -50,7 +50,7 @@ impl AccountView {
 
 fn add(ctx: &Context, args: AccountAddArgs) -> Result<()> {
     values::account_name(&args.name)?;
-    let acls = values::normalize_acls(values::privileges(&args.acl)?);
+    let acls = values::privilege_set(&args.acl)?;
     if !ctx.db.exists() {
         // A fresh store bootstraps the acting user: know who it is before
         // anything is created.

@@ -50,7 +50,7 @@ fn create(ctx: &Context, args: CreateArgs) -> Result<()> {
     values::token_name(&args.name)?;
     let requested_acls = match args.acl.is_empty() {
         true => None,
-        false => Some(values::normalize_acls(values::privileges(&args.acl)?)),
+        false => Some(values::privilege_set(&args.acl)?),
     };
     let expires_at = match &args.expires {
         Some(when) => values::expiry(when, ctx.now_utc())?,
@@ -203,6 +203,9 @@ fn selection_account(
 
 fn list(ctx: &Context, args: ListArgs) -> Result<()> {
     let glob = parse_glob(&args.selection)?;
+    if let Some(text) = &args.search {
+        values::search(text)?;
+    }
     let store = ctx.open_existing()?;
     let account = match &store {
         Some(store) => selection_account(ctx, store.conn(), &args.selection)?,
