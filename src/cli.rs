@@ -111,6 +111,9 @@ pub enum Command {
     /// SIGTERM stops it, writing pending Last Used times.
     Serve(ServeArgs),
     /// Print the shell completion script (it completes names from the store)
+    ///
+    /// The script calls `tokenctl -- WORDS` back with TOKENCTL_COMPLETE set
+    /// to the shell; no other call is taken as a completion request.
     Completions(CompletionsArgs),
 }
 
@@ -217,22 +220,22 @@ pub enum TokenCommand {
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// Token name: 1 to 50 of A-Z a-z 0-9 - _
+    /// Token name: 1 to 50 of A-Z a-z 0-9 - _, not another token's id
     pub name: String,
 
     /// never, a date (23:59:59 local), an RFC 3339 time, or a duration such as 90d [default: 365d]
     #[arg(long, value_name = "WHEN")]
     pub expires: Option<String>,
 
-    /// A privilege, or a comma list; repeatable [default: the account's]
+    /// A privilege, or a comma list; repeatable; at most 100 [default: the account's]
     #[arg(long, value_name = "ACL", add = ArgValueCompleter::new(complete::privileges))]
     pub acl: Vec<String>,
 
-    /// Only accept the token from this address or CIDR block; repeatable
+    /// Only accept the token from this address or CIDR block; repeatable, at most 100 (::ffff:10.0.0.1 is kept as 10.0.0.1)
     #[arg(long, value_name = "NET")]
     pub allow_ip: Vec<String>,
 
-    /// A free-text note
+    /// A free-text note: one line, without control characters, bidi overrides, non-characters or a token
     #[arg(long, value_name = "TEXT")]
     pub note: Option<String>,
 }
@@ -285,7 +288,7 @@ pub struct EditArgs {
     #[arg(add = ArgValueCompleter::new(complete::token_names))]
     pub token: String,
 
-    /// Rename the token
+    /// Rename the token (a name as create takes it)
     #[arg(long, value_name = "NAME")]
     pub new_name: Option<String>,
 
@@ -296,7 +299,7 @@ pub struct EditArgs {
     #[arg(long, value_name = "WHEN")]
     pub expires: Option<String>,
 
-    /// Replace the IP allow-list; repeatable
+    /// Replace the IP allow-list; repeatable, as --allow-ip of create
     #[arg(long, value_name = "NET", conflicts_with = "clear_allow_ip")]
     pub allow_ip: Vec<String>,
 
@@ -313,7 +316,7 @@ pub struct EditArgs {
 /// adds, --remove-acl removes.
 #[derive(Debug, Args)]
 pub struct AclEditArgs {
-    /// Replace the privileges (comma list; repeatable)
+    /// Replace the privileges (comma list; repeatable; at most 100 in all)
     #[arg(long, value_name = "ACL", add = ArgValueCompleter::new(complete::privileges))]
     pub acl: Vec<String>,
 
@@ -417,7 +420,7 @@ pub struct AccountAddArgs {
     /// Account name: 1 to 64 of A-Z a-z 0-9 . _ - @, not starting with -
     pub name: String,
 
-    /// A privilege, or a comma list; repeatable; `all` grants every one
+    /// A privilege, or a comma list; repeatable; at most 100; `all` grants every one
     #[arg(long, value_name = "ACL", required = true, add = ArgValueCompleter::new(complete::privileges))]
     pub acl: Vec<String>,
 }

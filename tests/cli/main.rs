@@ -13,6 +13,7 @@ mod faults;
 mod fixtures;
 mod generated;
 mod hostile;
+mod input_hardening;
 mod interactive;
 mod lifecycle;
 mod list;
