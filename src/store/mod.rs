@@ -4,12 +4,14 @@
 mod accounts;
 mod events;
 mod maintenance;
+mod restore;
 mod schema;
 mod tokens;
 
 pub use accounts::*;
 pub use events::*;
 pub use maintenance::Check;
+pub use restore::BackupFile;
 pub use tokens::*;
 
 use std::fs::{self, DirBuilder, OpenOptions};

@@ -16,6 +16,7 @@ mod hostile;
 mod interactive;
 mod lifecycle;
 mod list;
+mod restore;
 mod revoke;
 mod secrets;
 mod secrets_more;
