@@ -58,6 +58,13 @@ impl Store {
         Ok(Some(store))
     }
 
+    /// Another connection to this store, opened through SQLite alone: the
+    /// file is not looked at from outside, as closing any descriptor on it
+    /// would drop the POSIX locks of the connections this process holds.
+    pub fn another_connection(&self) -> anyhow::Result<Store> {
+        Store::connect(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE)
+    }
+
     /// Opens the store, creating it (folder 0700, file 0600) and bringing
     /// its schema up to date as needed.
     pub fn open_or_create(path: &Path) -> anyhow::Result<Store> {
