@@ -129,6 +129,22 @@ impl Store {
                 path.display()
             ))
         };
+        // A store in WAL mode cannot change its page size, and SQLite
+        // refuses such a copy as "readonly database": say what is wrong.
+        let page_size = |conn: &Connection| -> rusqlite::Result<i64> {
+            conn.pragma_query_value(None, "page_size", |row| row.get(0))
+        };
+        let (theirs, ours) = (
+            page_size(&backup.conn).map_err(|e| failed(&e))?,
+            page_size(&self.conn).map_err(|e| failed(&e))?,
+        );
+        if theirs != ours {
+            return Err(failed(&format!(
+                "its page size ({theirs} bytes) is not the store's ({ours} bytes)"
+            ))
+            .with_hint("restore a file written by tokenctl db backup from this store")
+            .into());
+        }
         {
             let copy = Backup::new(&backup.conn, &mut self.conn).map_err(|e| failed(&e))?;
             let deadline = Instant::now() + BUSY_TIMEOUT;

@@ -307,6 +307,27 @@ fn restore_refuses_a_backup_of_a_newer_tokenctl() {
 }
 
 #[test]
+fn restore_refuses_a_backup_with_another_page_size() {
+    // A store in WAL mode keeps its page size: SQLite refuses the copy
+    // part-way ("readonly database"), which must change nothing and say why.
+    let env = TestEnv::new();
+    let (a, _, backup) = diverged(&env);
+    rusqlite::Connection::open(&backup)
+        .unwrap()
+        .execute_batch("PRAGMA page_size = 8192; VACUUM;")
+        .unwrap();
+    let before = env.snapshot();
+    let err = env.fails(&["db", "restore", path_str(&backup), "--yes"], 1);
+    assert!(
+        err.contains("page size") && err.contains("not changed"),
+        "{err}"
+    );
+    assert_eq!(env.snapshot(), before);
+    assert_eq!(env.verify(&a, &[]).status.code(), Some(5));
+    env.ok(&["db", "check"]);
+}
+
+#[test]
 fn restore_of_a_missing_file_names_it_and_changes_nothing() {
     let env = TestEnv::new();
     diverged(&env);
