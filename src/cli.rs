@@ -136,10 +136,12 @@ pub enum DbCommand {
     /// one or one of a newer tokenctl is refused (exit 1) and nothing is
     /// changed. Every account, token and audit event is replaced by the
     /// backup's: tokens created since it stop working, and tokens revoked
-    /// since it work again. The copy is written into the store under its
-    /// write lock, in one transaction, so a running `tokenctl serve`
-    /// answers from the restored data from its next request on. Asks on a
-    /// terminal; needs --yes without one (exit 6 otherwise).
+    /// since it work again; the audit trail is the backup's too, so the
+    /// restore itself is reported on stderr. The copy is written into the
+    /// store under its write lock, in one transaction, so a running
+    /// `tokenctl serve` answers from the restored data from its next
+    /// request on. Asks on a terminal; needs --yes without one (exit 6
+    /// otherwise).
     ///
     /// Moving or copying a file over a store in use is not a supported way
     /// to restore: processes that have it open keep writing to the old
