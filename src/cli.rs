@@ -91,7 +91,7 @@ pub enum Command {
     /// SUDO_USER), the account, the token name and id, and what changed.
     /// Never a secret or a hash.
     Audit(AuditArgs),
-    /// Back up or check the store
+    /// Back up, restore or check the store
     #[command(subcommand)]
     Db(DbCommand),
     /// Check tokens over HTTP for a reverse proxy (nginx auth_request, Caddy, Traefik)
@@ -132,8 +132,33 @@ pub struct ServeArgs {
 pub enum DbCommand {
     /// Write a consistent copy of the store (safe while others write), mode 0600
     Backup(BackupArgs),
+    /// Replace the store's contents with a backup, in place (safe while serve runs)
+    ///
+    /// FILE must be a tokenctl store written by `db backup` (or any healthy
+    /// tokenctl store of this version or older); another file, a damaged
+    /// one or one of a newer tokenctl is refused (exit 1) and nothing is
+    /// changed. Every account, token and audit event is replaced by the
+    /// backup's: tokens created since it stop working, and tokens revoked
+    /// since it work again; the audit trail is the backup's too, so the
+    /// restore itself is reported on stderr. The copy is written into the
+    /// store under its write lock, in one transaction, so a running
+    /// `tokenctl serve` answers from the restored data from its next
+    /// request on. Asks on a terminal; needs --yes without one (exit 6
+    /// otherwise).
+    ///
+    /// Moving or copying a file over a store in use is not a supported way
+    /// to restore: processes that have it open keep writing to the old
+    /// file, or replay its -wal over the new one.
+    Restore(RestoreArgs),
     /// Run SQLite's integrity check and tokenctl's schema checks; exit 1 if unhealthy
     Check,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup to restore, written by tokenctl db backup
+    #[arg(value_hint = clap::ValueHint::FilePath)]
+    pub file: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -1,4 +1,4 @@
-//! `tokenctl db backup|check`.
+//! `tokenctl db backup|restore|check`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -7,14 +7,15 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::Context;
-use crate::cli::{BackupArgs, DbCommand, OutputFormat};
+use crate::cli::{BackupArgs, DbCommand, OutputFormat, RestoreArgs};
 use crate::error::Error;
 use crate::output;
-use crate::store::Store;
+use crate::store::{BackupFile, Store};
 
 pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
     match cmd {
         DbCommand::Backup(args) => backup(ctx, args),
+        DbCommand::Restore(args) => restore(ctx, args),
         DbCommand::Check => check(ctx),
     }
 }
@@ -57,6 +58,46 @@ fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
     match ctx.format() {
         OutputFormat::Table => output::line(&format!("backed up to {}", dest.display()))?,
         format => output::structured(format, &serde_json::json!({ "backup": dest }))?,
+    }
+    Ok(())
+}
+
+fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
+    let mut store = existing(ctx)?;
+    if same_file(&args.file, &ctx.db) {
+        return Err(
+            Error::conflict(format!("{} is the store itself", args.file.display()))
+                .with_hint("restore from a backup written by tokenctl db backup")
+                .into(),
+        );
+    }
+    // The backup is checked before anything is asked or written.
+    let backup = BackupFile::open(&args.file)?;
+    ctx.confirm(&format!(
+        "Replace every account, token and audit event in {} with those of {}? \
+         Tokens created since the backup stop working, and tokens revoked since work again",
+        ctx.db.display(),
+        backup.path().display()
+    ))?;
+    store.restore_from(&backup)?;
+    // The audit trail is the backup's now, so this line on stderr is the
+    // restore's only record: say what replaced what, and when.
+    ctx.msg.note(&format!(
+        "{} was replaced by the backup {} at {}; its audit trail is the backup's",
+        ctx.db.display(),
+        backup.path().display(),
+        output::utc(ctx.now)
+    ));
+    match ctx.format() {
+        OutputFormat::Table => output::line(&format!(
+            "restored {} from {}",
+            ctx.db.display(),
+            backup.path().display()
+        ))?,
+        format => output::structured(
+            format,
+            &serde_json::json!({ "restored": backup.path(), "store": ctx.db }),
+        )?,
     }
     Ok(())
 }

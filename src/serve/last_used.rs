@@ -3,7 +3,6 @@
 //! costs at most one write per second.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::Mutex;
 
 use crate::store::{self, Store};
@@ -21,21 +20,17 @@ impl LastUsed {
 
     /// Writes what is pending in one transaction. On failure the uses are
     /// put back, unless newer ones arrived meanwhile.
-    pub fn flush(&self, db: &Path) -> anyhow::Result<usize> {
+    pub fn flush(&self, store: &mut Store) -> anyhow::Result<usize> {
         let batch = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
         if batch.is_empty() {
             return Ok(0);
         }
-        let written = Store::open_existing(db)?
-            .ok_or_else(|| anyhow::anyhow!("no store at {}", db.display()))
-            .and_then(|mut store| {
-                store.write(|tx| {
-                    for (id, (at, ip)) in &batch {
-                        store::record_use(tx, id, *at, ip.as_deref())?;
-                    }
-                    Ok(batch.len())
-                })
-            });
+        let written = store.write(|tx| {
+            for (id, (at, ip)) in &batch {
+                store::record_use(tx, id, *at, ip.as_deref())?;
+            }
+            Ok(batch.len())
+        });
         if written.is_err() {
             let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             for (id, used) in batch {

@@ -3,7 +3,9 @@
 //! `forwardAuth`) or any service, on the same store.
 
 mod client_ip;
+mod connections;
 mod credentials;
+mod health;
 mod last_used;
 mod metrics;
 mod verifier;
@@ -32,6 +34,8 @@ use crate::error::Error;
 use crate::output;
 use crate::store::Store;
 use crate::values;
+use connections::Connections;
+use health::Health;
 use verifier::{Outcome, Verifier};
 
 /// How long requests in flight may take to finish after SIGTERM.
@@ -48,32 +52,36 @@ pub struct Config {
 
 struct App {
     verifier: Verifier,
+    health: Health,
     trusted: Vec<IpNet>,
 }
 
 /// Serves until SIGTERM or SIGINT, then finishes in-flight requests,
 /// writes the pending Last Used times, and returns.
 pub fn run(config: Config) -> anyhow::Result<()> {
-    if Store::open_existing(&config.db)?.is_none() {
+    let Some(first) = Store::open_existing(&config.db)? else {
         return Err(
             Error::runtime(format!("no store at {}", config.db.display()))
                 .with_hint("create a token first, or point --db (or TOKENCTL_DB) at the store")
                 .into(),
         );
-    }
+    };
+    // Every connection serve uses, opened once, before anything else.
+    let store = Connections::open(first)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(config))
+    runtime.block_on(serve(config, store))
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(config: Config, store: Connections) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| Error::runtime(format!("cannot listen on {}: {e}", config.listen)))?;
     let db = config.db.clone();
     let app = Arc::new(App {
-        verifier: Verifier::new(config.db)?,
+        verifier: Verifier::new(store)?,
+        health: Health::default(),
         trusted: config.trusted,
     });
     let router = Router::new()
@@ -93,12 +101,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
-                let app = app.clone();
-                let flushed = tokio::task::spawn_blocking(move || {
-                    app.verifier.last_used.flush(app.verifier.db())
-                })
-                .await;
-                if let Ok(Err(e)) = flushed {
+                if let Err(e) = flush_last_used(&app).await {
                     eprintln!("warning: could not record Last Used: {e:#}");
                 }
             }
@@ -152,11 +155,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         ),
     }
     flusher.abort();
-    if let Err(e) = app.verifier.last_used.flush(&db) {
+    if let Err(e) = flush_last_used(&app).await {
         eprintln!("warning: could not record Last Used: {e:#}");
     }
     eprintln!("tokenctl serve: stopped");
     Ok(())
+}
+
+async fn flush_last_used(app: &Arc<App>) -> anyhow::Result<usize> {
+    let job = app.clone();
+    app.verifier
+        .store
+        .blocking(move |store| job.verifier.last_used.flush(store))
+        .await
 }
 
 async fn shutdown_signal() {
@@ -279,18 +290,10 @@ fn wanted_privileges(query: Option<&str>) -> Option<Vec<String>> {
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Response {
-    let db = app.verifier.db().to_path_buf();
-    let answered = tokio::task::spawn_blocking(move || {
-        verifier::with_store(&db, |store| {
-            Ok(store
-                .conn()
-                .query_row("SELECT count(*) FROM accounts", [], |r| r.get::<_, i64>(0))?)
-        })
-    })
-    .await;
-    match answered {
-        Ok(Ok(_)) => (StatusCode::OK, "ok\n").into_response(),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "unavailable\n").into_response(),
+    if app.health.store_answers(&app.verifier.store).await {
+        (StatusCode::OK, "ok\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable\n").into_response()
     }
 }
 

@@ -11,26 +11,23 @@
 //! - a cool-down for an id that keeps failing: its uncached requests are
 //!   refused without argon2 for a while. Cached valid tokens are unaffected.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use blake2::Blake2bMac512;
 use blake2::digest::{KeyInit, Mac};
 use rand::TryRng;
 use rand::rngs::SysRng;
-use rusqlite::config::DbConfig;
 use tokio::sync::Semaphore;
 
+use super::connections::Connections;
 use super::credentials::Credentials;
 use super::last_used::LastUsed;
 use super::metrics::Metrics;
 use crate::model::Token;
-use crate::store::Store;
 use crate::token;
 use crate::verify::{self, Found, Reason};
 
@@ -83,7 +80,7 @@ struct Failures {
 }
 
 pub struct Verifier {
-    db: PathBuf,
+    pub store: Arc<Connections>,
     mac_key: [u8; 32],
     cache: Mutex<HashMap<[u8; 32], Cached>>,
     failures: Mutex<HashMap<String, Failures>>,
@@ -95,14 +92,14 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    pub fn new(db: PathBuf) -> anyhow::Result<Verifier> {
+    pub fn new(store: Connections) -> anyhow::Result<Verifier> {
         let mut mac_key = [0u8; 32];
         SysRng
             .try_fill_bytes(&mut mac_key)
             .map_err(|e| anyhow::anyhow!("the OS random generator failed: {e}"))?;
         let slots = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(Verifier {
-            db,
+            store: Arc::new(store),
             mac_key,
             cache: Mutex::default(),
             failures: Mutex::default(),
@@ -112,10 +109,6 @@ impl Verifier {
             metrics: Metrics::default(),
             last_used: LastUsed::default(),
         })
-    }
-
-    pub fn db(&self) -> &Path {
-        &self.db
     }
 
     /// Checks credentials for privileges `wanted` from address `ip`.
@@ -130,9 +123,11 @@ impl Verifier {
             return Outcome::Unauthorized(Reason::Malformed.as_str());
         };
         // An unknown id costs no argon2: ids are not secret.
-        let found = match with_store(&self.db, |store| {
-            Ok(verify::lookup(store.conn(), parsed.id)?)
-        }) {
+        let found = match self
+            .store
+            .read(|store| Ok(verify::lookup(store.conn(), parsed.id)?))
+            .await
+        {
             Ok(Some(found)) => found,
             Ok(None) => return Outcome::Unauthorized(Reason::Unknown.as_str()),
             Err(_) => return Outcome::Unavailable("store"),
@@ -269,62 +264,4 @@ fn state_outcome(
         Err(Reason::Forbidden) => Outcome::Forbidden,
         Err(reason) => Outcome::Unauthorized(reason.as_str()),
     }
-}
-
-thread_local! {
-    /// One read connection per worker thread: a lookup is microseconds,
-    /// and each statement sees the latest committed state (WAL).
-    static STORE: RefCell<Option<(Store, FileId)>> = const { RefCell::new(None) };
-}
-
-/// Which file a path names: a store restored or replaced under the same
-/// path is a new file, and must be read afresh.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct FileId {
-    dev: u64,
-    ino: u64,
-}
-
-fn file_id(path: &Path) -> Option<FileId> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| FileId {
-        dev: m.dev(),
-        ino: m.ino(),
-    })
-}
-
-/// Runs `f` on this thread's connection, opening it on first use and
-/// dropping it after an error so the next request opens it afresh.
-pub fn with_store<T>(db: &Path, f: impl FnOnce(&Store) -> anyhow::Result<T>) -> anyhow::Result<T> {
-    STORE.with_borrow_mut(|slot| {
-        // One stat per request: a store moved into place (a restore from
-        // backup) is noticed at once, not served from the old file.
-        let current = file_id(db);
-        if slot.as_ref().map(|(_, id)| Some(*id)) != Some(current) {
-            *slot = None;
-        }
-        if slot.is_none()
-            && let (Some(store), Some(id)) = (Store::open_existing(db)?, file_id(db))
-        {
-            // The lookup joins tokens and accounts, and SQLite (3.54)
-            // marks that statement to be re-planned each time ?1 is
-            // bound, even to the same value, so the cached statement
-            // was planned afresh on every request (a third of the
-            // server's CPU for a cached valid token). The query planner
-            // stability guarantee keeps the one plan (primary-key
-            // lookups: there is no better one).
-            store
-                .conn()
-                .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
-            *slot = Some((store, id));
-        }
-        let Some((store, _)) = slot.as_ref() else {
-            anyhow::bail!("no store at {}", db.display());
-        };
-        let result = f(store);
-        if result.is_err() {
-            *slot = None;
-        }
-        result
-    })
 }

@@ -4,12 +4,14 @@
 mod accounts;
 mod events;
 mod maintenance;
+mod restore;
 mod schema;
 mod tokens;
 
 pub use accounts::*;
 pub use events::*;
 pub use maintenance::Check;
+pub use restore::BackupFile;
 pub use tokens::*;
 
 use std::fs::{self, DirBuilder, OpenOptions};
@@ -54,6 +56,13 @@ impl Store {
             return Ok(None);
         }
         Ok(Some(store))
+    }
+
+    /// Another connection to this store, opened through SQLite alone: the
+    /// file is not looked at from outside, as closing any descriptor on it
+    /// would drop the POSIX locks of the connections this process holds.
+    pub fn another_connection(&self) -> anyhow::Result<Store> {
+        Store::connect(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE)
     }
 
     /// Opens the store, creating it (folder 0700, file 0600) and bringing

@@ -17,6 +17,7 @@ mod input_hardening;
 mod interactive;
 mod lifecycle;
 mod list;
+mod restore;
 mod revoke;
 mod secrets;
 mod secrets_more;
