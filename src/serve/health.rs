@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use tokio::sync::Mutex;
 
-use super::connections::Connections;
+use super::store_pool::StorePool;
 
 #[derive(Default)]
 pub struct Health {
@@ -19,7 +19,7 @@ pub struct Health {
 }
 
 impl Health {
-    pub async fn store_answers(&self, store: &Arc<Connections>) -> bool {
+    pub async fn store_answers(&self, store: &Arc<StorePool>) -> bool {
         let asked = Instant::now();
         let mut last = self.last.lock().await;
         // A probe that finished after this request arrived answers it too.

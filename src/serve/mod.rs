@@ -3,11 +3,11 @@
 //! `forwardAuth`) or any service, on the same store.
 
 mod client_ip;
-mod connections;
 mod credentials;
 mod health;
 mod last_used;
 mod metrics;
+mod store_pool;
 mod verifier;
 
 use std::io::Write;
@@ -34,8 +34,8 @@ use crate::error::Error;
 use crate::output;
 use crate::store::Store;
 use crate::values;
-use connections::Connections;
 use health::Health;
+use store_pool::StorePool;
 use verifier::{Outcome, Verifier};
 
 /// How long requests in flight may take to finish after SIGTERM.
@@ -67,14 +67,14 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         );
     };
     // Every connection serve uses, opened once, before anything else.
-    let store = Connections::open(first)?;
+    let store = StorePool::open(first)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(serve(config, store))
 }
 
-async fn serve(config: Config, store: Connections) -> anyhow::Result<()> {
+async fn serve(config: Config, store: StorePool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| Error::runtime(format!("cannot listen on {}: {e}", config.listen)))?;

@@ -23,10 +23,10 @@ use rand::TryRng;
 use rand::rngs::SysRng;
 use tokio::sync::Semaphore;
 
-use super::connections::Connections;
 use super::credentials::Credentials;
 use super::last_used::LastUsed;
 use super::metrics::Metrics;
+use super::store_pool::StorePool;
 use crate::model::Token;
 use crate::token;
 use crate::verify::{self, Found, Reason};
@@ -80,7 +80,7 @@ struct Failures {
 }
 
 pub struct Verifier {
-    pub store: Arc<Connections>,
+    pub store: Arc<StorePool>,
     mac_key: [u8; 32],
     cache: Mutex<HashMap<[u8; 32], Cached>>,
     failures: Mutex<HashMap<String, Failures>>,
@@ -92,7 +92,7 @@ pub struct Verifier {
 }
 
 impl Verifier {
-    pub fn new(store: Connections) -> anyhow::Result<Verifier> {
+    pub fn new(store: StorePool) -> anyhow::Result<Verifier> {
         let mut mac_key = [0u8; 32];
         SysRng
             .try_fill_bytes(&mut mac_key)

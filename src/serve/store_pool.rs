@@ -28,17 +28,17 @@ const MAX_READERS: usize = 4;
 /// only jobs that run on blocking threads, and never more than one each.
 const BLOCKING_JOBS: usize = 2;
 
-pub struct Connections {
+pub struct StorePool {
     idle: Mutex<Vec<Store>>,
     /// One permit per connection: holding a permit guarantees an idle
     /// connection, and bounds the store work in flight.
     permits: Arc<Semaphore>,
 }
 
-impl Connections {
+impl StorePool {
     /// Opens the whole set next to `first`, through SQLite only (see the
     /// module comment for why never through the file itself).
-    pub fn open(first: Store) -> anyhow::Result<Connections> {
+    pub fn open(first: Store) -> anyhow::Result<StorePool> {
         let readers = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(MAX_READERS);
@@ -59,7 +59,7 @@ impl Connections {
                 .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
                 .context("configuring a store connection")?;
         }
-        Ok(Connections {
+        Ok(StorePool {
             permits: Arc::new(Semaphore::new(idle.len())),
             idle: Mutex::new(idle),
         })
@@ -112,7 +112,7 @@ impl Connections {
 }
 
 struct Borrowed<'a> {
-    set: &'a Connections,
+    set: &'a StorePool,
     store: Option<Store>,
 }
 
