@@ -8,6 +8,10 @@ mod last_used;
 mod metrics;
 mod verifier;
 
+// What clients send, parsed by pure functions over bytes: callable (and
+// fuzzed) without an HTTP stack.
+pub use client_ip::{parse_address, parse_forwarded_for, resolve as client_address};
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -183,16 +187,13 @@ async fn verify(
 ) -> Response {
     let started = Instant::now();
     let now = chrono::Utc::now().timestamp();
-    let header_strs = |name: &str| -> Vec<&str> {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect()
-    };
-    let forwarded_for = header_strs("x-forwarded-for");
-    let real_ip = header_strs("x-real-ip").first().copied();
-    let ip = client_ip::resolve(peer.ip(), &app.trusted, &forwarded_for, real_ip);
+    // Raw bytes, every line: a value that is not ASCII must make the
+    // address unknown, not vanish (client_ip.rs).
+    let header_lines =
+        |name: &str| -> Vec<&[u8]> { headers.get_all(name).iter().map(|v| v.as_bytes()).collect() };
+    let forwarded_for = header_lines("x-forwarded-for");
+    let real_ip = header_lines("x-real-ip");
+    let ip = client_ip::resolve(peer.ip(), &app.trusted, &forwarded_for, &real_ip);
 
     let outcome = match wanted_privileges(uri.query()) {
         None => None,
@@ -229,6 +230,8 @@ async fn verify(
     match outcome {
         None => (StatusCode::BAD_REQUEST, "bad request\n").into_response(),
         Some(Outcome::Valid(t)) => {
+            // An unknown address is recorded as none, never as one a
+            // client may have forged.
             app.verifier
                 .last_used
                 .record(&t.id, now, ip.map(|ip| ip.to_string()));
