@@ -11,6 +11,7 @@ mod verifier;
 // What clients send, parsed by pure functions over bytes: callable (and
 // fuzzed) without an HTTP stack.
 pub use client_ip::{parse_address, parse_forwarded_for, resolve as client_address};
+pub use credentials::{Credentials, Problem as CredentialsProblem, parse as parse_credentials};
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -58,6 +59,16 @@ struct App {
 /// Serves until SIGTERM or SIGINT, then finishes in-flight requests,
 /// writes the pending Last Used times, and returns.
 pub fn run(config: Config) -> anyhow::Result<()> {
+    // Verified plaintexts pass through this process's memory: no core
+    // dump of it, and no other process of the same user may read it
+    // (ptrace, /proc/PID/mem).
+    // SAFETY: PR_SET_DUMPABLE only sets a flag of this process.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) } != 0 {
+        eprintln!(
+            "warning: could not forbid core dumps: {}",
+            std::io::Error::last_os_error()
+        );
+    }
     if Store::open_existing(&config.db)?.is_none() {
         return Err(
             Error::runtime(format!("no store at {}", config.db.display()))

@@ -4,6 +4,7 @@
 //! can read of the server.
 
 use std::net::SocketAddr;
+use std::process::Stdio;
 
 use crate::common::TestEnv;
 use crate::serve::{Response, Server, raw_request};
@@ -102,4 +103,49 @@ fn an_unreadable_forwarding_header_makes_the_address_unknown() {
     assert!(shown["last_used_ip"].is_null(), "a forged address: {shown}");
     let shown = env.json(&["token", "show", "fenced"]);
     assert_eq!(shown["last_used_ip"], "203.0.113.9", "{shown}");
+}
+
+// --- what other processes can see -------------------------------------------------------
+
+#[test]
+fn serve_cannot_be_dumped_or_read_by_other_processes() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+
+    let env = TestEnv::new();
+    env.create("ci", &[]);
+    let mut cmd = env.std_cmd(&["serve", "--listen", "127.0.0.1:0"]);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    // The files of a process that may not be dumped belong to root. As
+    // root, the server runs with another group, so the change shows.
+    const NOGROUP: u32 = 65534;
+    if root {
+        cmd.gid(NOGROUP);
+    }
+    let mut child = cmd.spawn().expect("spawn tokenctl serve");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut first = String::new();
+    stderr.read_line(&mut first).expect("read stderr");
+    let pid = child.id();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let environ = std::fs::metadata(format!("/proc/{pid}/environ")).expect("environ");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(first.starts_with("tokenctl serve: listening"), "{first}");
+    if root {
+        let gid = status.lines().find(|l| l.starts_with("Gid:")).unwrap();
+        assert_eq!(
+            gid.split_whitespace().nth(2),
+            Some(NOGROUP.to_string().as_str()),
+            "{gid}"
+        );
+        assert_eq!(environ.gid(), 0, "serve can be dumped: {status}");
+    } else {
+        assert_eq!(environ.uid(), 0, "serve can be dumped: {status}");
+    }
 }
