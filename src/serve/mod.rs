@@ -210,8 +210,8 @@ async fn verify(
         None => None,
         Some(wanted) => Some(
             match credentials::parse(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes())) {
-                Err(credentials::Problem::Missing) => Outcome::Unauthorized("missing"),
-                Err(credentials::Problem::Malformed) => Outcome::Unauthorized("malformed"),
+                Err(credentials::Problem::Missing) => Outcome::Unauthorized("missing", None),
+                Err(credentials::Problem::Malformed) => Outcome::Unauthorized("malformed", None),
                 Ok(creds) => app.verifier.check(&creds, &wanted, ip, now).await,
             },
         ),
@@ -222,6 +222,7 @@ async fn verify(
     // One line per request; never the token.
     let who = match &outcome {
         Some(Outcome::Valid(t)) => format!(" account={} token={} id={}", t.account, t.name, t.id),
+        Some(Outcome::Unauthorized(_, Some(id))) => format!(" id={id}"),
         _ => String::new(),
     };
     // Formatted first and written with one
@@ -259,7 +260,7 @@ async fn verify(
             }
             response
         }
-        Some(Outcome::Unauthorized(_)) => (
+        Some(Outcome::Unauthorized(..)) => (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],
             "unauthorized\n",
@@ -276,7 +277,7 @@ fn status_of(outcome: Option<&Outcome>) -> StatusCode {
     match outcome {
         None => StatusCode::BAD_REQUEST,
         Some(Outcome::Valid(_)) => StatusCode::OK,
-        Some(Outcome::Unauthorized(_)) => StatusCode::UNAUTHORIZED,
+        Some(Outcome::Unauthorized(..)) => StatusCode::UNAUTHORIZED,
         Some(Outcome::Forbidden) => StatusCode::FORBIDDEN,
         Some(Outcome::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
     }

@@ -131,6 +131,11 @@ impl Server {
         status
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
     /// Everything on stderr so far.
     pub fn stderr(&self) -> String {
         self.log.lock().unwrap().join("\n")
