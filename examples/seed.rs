@@ -170,7 +170,7 @@ fn seed(args: &Args) -> Result<String> {
         .conn()
         .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     drop(store);
-    Ok(probe.plaintext)
+    Ok(probe.plaintext.to_string())
 }
 
 fn main() -> ExitCode {

@@ -107,8 +107,11 @@ pub enum Command {
     /// saturated. GET /healthz and GET /metrics (Prometheus text).
     ///
     /// Every request reads the token's current state, so a revocation acts
-    /// at once; successful argon2 checks are cached under a keyed hash.
-    /// SIGTERM stops it, writing pending Last Used times.
+    /// at once. argon2 results, right and wrong, are cached under a keyed
+    /// hash, and concurrent requests with the same token share one run; a
+    /// token id that keeps failing with new secrets cools down. The process
+    /// cannot be dumped or read by another process. SIGTERM stops it,
+    /// writing pending Last Used times.
     Serve(ServeArgs),
     /// Print the shell completion script (it completes names from the store)
     ///
@@ -123,7 +126,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8089")]
     pub listen: String,
 
-    /// A proxy (address or CIDR) whose X-Forwarded-For and X-Real-IP are believed; repeatable
+    /// A proxy (address or CIDR) whose X-Forwarded-For (or, without one, X-Real-IP) is believed; repeatable
+    ///
+    /// A forwarding header from it that cannot be read leaves the client
+    /// address unknown: a token with an allow-list is then refused.
     #[arg(long, value_name = "NET")]
     pub trust_proxy: Vec<String>,
 }

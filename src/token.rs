@@ -10,6 +10,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::TryRng;
 use rand::rngs::SysRng;
+use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 
@@ -22,11 +23,12 @@ pub const TOKEN_LEN: usize = PREFIX.len() + ID_LEN + SECRET_LEN + CHECKSUM_LEN;
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// A freshly generated token. The plaintext lives only in memory, long
-/// enough to hash the secret and show the whole token once.
+/// enough to hash the secret and show the whole token once, and is wiped
+/// when dropped.
 pub struct NewToken {
     pub id: String,
-    pub secret: String,
-    pub plaintext: String,
+    pub secret: Zeroizing<String>,
+    pub plaintext: Zeroizing<String>,
 }
 
 /// A token that passed the format and checksum checks.
@@ -38,12 +40,13 @@ pub struct Parsed<'a> {
 
 /// `len` characters drawn uniformly from the base62 alphabet using the OS
 /// CSPRNG. Bytes of 248 and above are dropped so that `% 62` has no bias.
-fn random_base62(len: usize) -> Result<String> {
-    let mut out = String::with_capacity(len);
-    let mut buf = [0u8; 64];
+fn random_base62(len: usize) -> Result<Zeroizing<String>> {
+    // Allocated once at its final size, so no copy is left behind.
+    let mut out = Zeroizing::new(String::with_capacity(len));
+    let mut buf = Zeroizing::new([0u8; 64]);
     while out.len() < len {
         SysRng
-            .try_fill_bytes(&mut buf)
+            .try_fill_bytes(buf.as_mut())
             .map_err(|e| Error::runtime(format!("the OS random generator failed: {e}")))?;
         for &b in buf.iter().filter(|&&b| b < 248) {
             if out.len() == len {
@@ -57,14 +60,14 @@ fn random_base62(len: usize) -> Result<String> {
 
 /// A new random token id (used again when an id is already taken).
 pub fn generate_id() -> Result<String> {
-    random_base62(ID_LEN)
+    random_base62(ID_LEN).map(|id| id.as_str().to_string())
 }
 
 /// A new token: a random id and secret, with its checksum.
 pub fn generate() -> Result<NewToken> {
     let id = generate_id()?;
     let secret = random_base62(SECRET_LEN)?;
-    let plaintext = assemble(&id, &secret);
+    let plaintext = Zeroizing::new(assemble(&id, &secret));
     Ok(NewToken {
         id,
         secret,
@@ -74,9 +77,15 @@ pub fn generate() -> Result<NewToken> {
 
 /// The plaintext for an id and secret: prefix, id, secret and checksum.
 pub fn assemble(id: &str, secret: &str) -> String {
-    let body = format!("{PREFIX}{id}{secret}");
-    let checksum = checksum(body.as_bytes());
-    body + &checksum
+    // Built in place at its final size: no partial copy of the secret is
+    // left in freed memory.
+    let mut token = String::with_capacity(PREFIX.len() + id.len() + secret.len() + CHECKSUM_LEN);
+    token.push_str(PREFIX);
+    token.push_str(id);
+    token.push_str(secret);
+    let checksum = checksum(token.as_bytes());
+    token.push_str(&checksum);
+    token
 }
 
 /// CRC-32/IEEE of `body`, in base62, most significant digit first,
@@ -183,7 +192,7 @@ mod tests {
             assert!(t.plaintext[4..].bytes().all(|b| b.is_ascii_alphanumeric()));
             let parsed = parse(&t.plaintext).unwrap();
             assert_eq!(parsed.id, t.id);
-            assert_eq!(parsed.secret, t.secret);
+            assert_eq!(parsed.secret, t.secret.as_str());
         }
     }
 
@@ -204,7 +213,7 @@ mod tests {
 
     #[test]
     fn any_single_character_change_is_malformed() {
-        let t = generate().unwrap().plaintext;
+        let t = generate().unwrap().plaintext.to_string();
         for i in 4..t.len() {
             let mut bytes = t.clone().into_bytes();
             bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
@@ -220,7 +229,7 @@ mod tests {
 
     #[test]
     fn redaction_hides_tokens_and_near_tokens_only() {
-        let t = generate().unwrap().plaintext;
+        let t = generate().unwrap().plaintext.to_string();
         let message = format!("unexpected argument '{t}' found");
         assert_eq!(
             redact(&message),
@@ -233,7 +242,7 @@ mod tests {
 
     #[test]
     fn token_shapes_are_found_anywhere() {
-        let t = generate().unwrap().plaintext;
+        let t = generate().unwrap().plaintext.to_string();
         assert!(contains_token_shape(&t));
         assert!(contains_token_shape(&format!("see {t}, thanks")));
         assert!(contains_token_shape(&format!("x{t}y")));

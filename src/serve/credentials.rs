@@ -4,12 +4,14 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use zeroize::Zeroizing;
 
 /// A token, and the account the client named (Basic's user, or the
 /// `tokenctl` scheme's account), which must then be the token's own.
+/// The token is wiped from memory when the credentials are dropped.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Credentials {
-    pub token: String,
+    pub token: Zeroizing<String>,
     pub account: Option<String>,
 }
 
@@ -21,6 +23,8 @@ pub enum Problem {
     Malformed,
 }
 
+/// The credentials in an Authorization header's raw value (`None`: no
+/// header). A pure function of the bytes, so it can be fuzzed alone.
 pub fn parse(header: Option<&[u8]>) -> Result<Credentials, Problem> {
     let header = header.ok_or(Problem::Missing)?;
     let header = std::str::from_utf8(header).map_err(|_| Problem::Malformed)?;
@@ -28,21 +32,23 @@ pub fn parse(header: Option<&[u8]>) -> Result<Credentials, Problem> {
     let rest = rest.trim();
     if scheme.eq_ignore_ascii_case("bearer") {
         return Ok(Credentials {
-            token: rest.to_string(),
+            token: Zeroizing::new(rest.to_string()),
             account: None,
         });
     }
+    // Basic's decoded pair holds the token too: wiped when dropped.
+    let decoded;
     let pair = if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = STANDARD.decode(rest).map_err(|_| Problem::Malformed)?;
-        String::from_utf8(decoded).map_err(|_| Problem::Malformed)?
+        decoded = Zeroizing::new(STANDARD.decode(rest).map_err(|_| Problem::Malformed)?);
+        std::str::from_utf8(&decoded).map_err(|_| Problem::Malformed)?
     } else if scheme.eq_ignore_ascii_case("tokenctl") {
-        rest.to_string()
+        rest
     } else {
         return Err(Problem::Malformed);
     };
     let (account, token) = pair.split_once(':').ok_or(Problem::Malformed)?;
     Ok(Credentials {
-        token: token.to_string(),
+        token: Zeroizing::new(token.to_string()),
         account: Some(account.to_string()).filter(|a| !a.is_empty()),
     })
 }
@@ -53,7 +59,7 @@ mod tests {
 
     fn creds(token: &str, account: Option<&str>) -> Result<Credentials, Problem> {
         Ok(Credentials {
-            token: token.into(),
+            token: Zeroizing::new(token.into()),
             account: account.map(Into::into),
         })
     }

@@ -16,6 +16,9 @@ pub struct Metrics {
     argon2_micros: AtomicU64,
     /// Requests refused without argon2 because their id was cooling down.
     pub cooldown_refusals: AtomicU64,
+    /// Secrets argon2 found wrong, each counted once (a repeat is answered
+    /// from the cache), whether or not the client waited for the answer.
+    pub wrong_secrets: AtomicU64,
 }
 
 impl Metrics {
@@ -64,6 +67,12 @@ impl Metrics {
             "tokenctl_cooldown_refusals_total",
             "Requests refused without argon2 while their token id cooled down.",
             load(&self.cooldown_refusals).to_string(),
+        );
+        counter(
+            &mut out,
+            "tokenctl_wrong_secrets_total",
+            "Secrets argon2 found wrong (a repeated one is answered from the cache).",
+            load(&self.wrong_secrets).to_string(),
         );
         counter(
             &mut out,

@@ -10,6 +10,11 @@ mod metrics;
 mod store_pool;
 mod verifier;
 
+// What clients send, parsed by pure functions over bytes: callable (and
+// fuzzed) without an HTTP stack.
+pub use client_ip::{parse_address, parse_forwarded_for, resolve as client_address};
+pub use credentials::{Credentials, Problem as CredentialsProblem, parse as parse_credentials};
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -59,6 +64,16 @@ struct App {
 /// Serves until SIGTERM or SIGINT, then finishes in-flight requests,
 /// writes the pending Last Used times, and returns.
 pub fn run(config: Config) -> anyhow::Result<()> {
+    // Verified plaintexts pass through this process's memory: no core
+    // dump of it, and no other process of the same user may read it
+    // (ptrace, /proc/PID/mem).
+    // SAFETY: PR_SET_DUMPABLE only sets a flag of this process.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) } != 0 {
+        eprintln!(
+            "warning: could not forbid core dumps: {}",
+            std::io::Error::last_os_error()
+        );
+    }
     let Some(first) = Store::open_existing(&config.db)? else {
         return Err(
             Error::runtime(format!("no store at {}", config.db.display()))
@@ -194,23 +209,20 @@ async fn verify(
 ) -> Response {
     let started = Instant::now();
     let now = chrono::Utc::now().timestamp();
-    let header_strs = |name: &str| -> Vec<&str> {
-        headers
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect()
-    };
-    let forwarded_for = header_strs("x-forwarded-for");
-    let real_ip = header_strs("x-real-ip").first().copied();
-    let ip = client_ip::resolve(peer.ip(), &app.trusted, &forwarded_for, real_ip);
+    // Raw bytes, every line: a value that is not ASCII must make the
+    // address unknown, not vanish (client_ip.rs).
+    let header_lines =
+        |name: &str| -> Vec<&[u8]> { headers.get_all(name).iter().map(|v| v.as_bytes()).collect() };
+    let forwarded_for = header_lines("x-forwarded-for");
+    let real_ip = header_lines("x-real-ip");
+    let ip = client_ip::resolve(peer.ip(), &app.trusted, &forwarded_for, &real_ip);
 
     let outcome = match wanted_privileges(uri.query()) {
         None => None,
         Some(wanted) => Some(
             match credentials::parse(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes())) {
-                Err(credentials::Problem::Missing) => Outcome::Unauthorized("missing"),
-                Err(credentials::Problem::Malformed) => Outcome::Unauthorized("malformed"),
+                Err(credentials::Problem::Missing) => Outcome::Unauthorized("missing", None),
+                Err(credentials::Problem::Malformed) => Outcome::Unauthorized("malformed", None),
                 Ok(creds) => app.verifier.check(&creds, &wanted, ip, now).await,
             },
         ),
@@ -221,6 +233,7 @@ async fn verify(
     // One line per request; never the token.
     let who = match &outcome {
         Some(Outcome::Valid(t)) => format!(" account={} token={} id={}", t.account, t.name, t.id),
+        Some(Outcome::Unauthorized(_, Some(id))) => format!(" id={id}"),
         _ => String::new(),
     };
     // Formatted first and written with one
@@ -240,6 +253,8 @@ async fn verify(
     match outcome {
         None => (StatusCode::BAD_REQUEST, "bad request\n").into_response(),
         Some(Outcome::Valid(t)) => {
+            // An unknown address is recorded as none, never as one a
+            // client may have forged.
             app.verifier
                 .last_used
                 .record(&t.id, now, ip.map(|ip| ip.to_string()));
@@ -256,7 +271,7 @@ async fn verify(
             }
             response
         }
-        Some(Outcome::Unauthorized(_)) => (
+        Some(Outcome::Unauthorized(..)) => (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Bearer")],
             "unauthorized\n",
@@ -273,7 +288,7 @@ fn status_of(outcome: Option<&Outcome>) -> StatusCode {
     match outcome {
         None => StatusCode::BAD_REQUEST,
         Some(Outcome::Valid(_)) => StatusCode::OK,
-        Some(Outcome::Unauthorized(_)) => StatusCode::UNAUTHORIZED,
+        Some(Outcome::Unauthorized(..)) => StatusCode::UNAUTHORIZED,
         Some(Outcome::Forbidden) => StatusCode::FORBIDDEN,
         Some(Outcome::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
     }

@@ -1,27 +1,38 @@
 //! Token checks for the HTTP endpoint: SPEC's rules (`crate::verify`) on
-//! the token's current row, with three things that keep argon2 paid once
-//! and bounded:
+//! the token's current row, with what keeps argon2 paid once and bounded:
 //!
 //! - a cache of successful verifications, keyed by a keyed hash of the
 //!   token (a random key per process; never the plaintext), valid only
 //!   while the hash it matched is still the token's current one (or its
 //!   previous one during a grace). The row is read on every request, so
 //!   revocation and every other change take effect at once;
+//! - a cache of wrong secrets, keyed the same way, valid only while the
+//!   token's hashes are the ones the secret failed against: a client that
+//!   keeps retrying an old secret costs no argon2 and no cool-down;
+//! - single flight: concurrent checks of the same token against the same
+//!   hashes share one argon2 run;
 //! - at most one argon2 run per core, a bounded queue, and 503 beyond it;
-//! - a cool-down for an id that keeps failing: its uncached requests are
-//!   refused without argon2 for a while. Cached valid tokens are unaffected.
+//! - a cool-down for an id that keeps failing with new secrets: its new
+//!   secrets are refused without argon2 for a while. Cached valid tokens
+//!   (and secrets whose check is already running) are unaffected.
+//!
+//! An argon2 check runs as a task of its own, which the request only
+//! awaits: a client that hangs up (or an HTTP/2 stream reset) cancels its
+//! wait, never the check, so the slot, the queue place and the failure
+//! accounting are always given back and done.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use blake2::Blake2bMac512;
 use blake2::digest::{KeyInit, Mac};
 use rand::TryRng;
 use rand::rngs::SysRng;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
+use zeroize::Zeroizing;
 
 use super::credentials::Credentials;
 use super::last_used::LastUsed;
@@ -33,13 +44,16 @@ use crate::verify::{self, Found, Reason};
 
 /// Most successful verifications remembered.
 const MAX_CACHED: usize = 10_000;
+/// Most wrong secrets remembered.
+const MAX_WRONG: usize = 10_000;
 /// Most token ids whose failures are tracked.
 const MAX_TRACKED: usize = 10_000;
-/// This many wrong secrets for one id within the window start a cool-down.
+/// This many new wrong secrets for one id within the window start a
+/// cool-down.
 const FAILURE_LIMIT: u32 = 10;
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 const COOLDOWN: Duration = Duration::from_secs(60);
-/// Requests that may wait for an argon2 slot, per slot: about 200 ms of
+/// Checks that may wait for an argon2 slot, per slot: about 200 ms of
 /// waiting at most, so a flood gets its 503 quickly.
 const QUEUE_PER_SLOT: usize = 4;
 
@@ -47,8 +61,10 @@ const QUEUE_PER_SLOT: usize = 4;
 #[derive(Debug)]
 pub enum Outcome {
     Valid(Box<Token>),
-    /// 401: missing, malformed, unknown, revoked, ... (the reason is logged).
-    Unauthorized(&'static str),
+    /// 401: missing, malformed, unknown, revoked, ... (the reason is
+    /// logged), with the token id when the store knows it (ids are not
+    /// secret), so the log shows which token is affected.
+    Unauthorized(&'static str, Option<String>),
     /// 403: a valid token without a required privilege.
     Forbidden,
     /// 503: argon2 queue full, or the store did not answer.
@@ -60,17 +76,51 @@ impl Outcome {
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Valid(_) => "ok",
-            Outcome::Unauthorized(reason) => reason,
+            Outcome::Unauthorized(reason, _) => reason,
             Outcome::Forbidden => "forbidden",
             Outcome::Unavailable(why) => why,
         }
     }
 }
 
-struct Cached {
+/// A keyed hash of a plaintext token.
+type Key = [u8; 32];
+
+/// The stored hashes a secret is checked against at a given time: the
+/// token's current one, and its previous one while the grace lasts.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Against {
+    id: String,
+    current: String,
+    previous: Option<String>,
+}
+
+impl Against {
+    fn of(t: &Token, now: i64) -> Against {
+        Against {
+            id: t.id.clone(),
+            current: t.secret_hash.clone(),
+            previous: t
+                .prev_secret_hash
+                .clone()
+                .filter(|p| verify::hash_still_valid(t, p, now)),
+        }
+    }
+}
+
+struct Matched {
     id: String,
     /// The stored hash the secret matched.
     hash: String,
+}
+
+/// What a check found, shared with every request waiting for it.
+#[derive(Clone, Copy)]
+enum Verdict {
+    Matched,
+    Wrong,
+    /// The check itself failed (a panic in argon2): 503.
+    Failed,
 }
 
 struct Failures {
@@ -79,34 +129,54 @@ struct Failures {
     cool_until: Option<Instant>,
 }
 
+#[derive(Default)]
+struct State {
+    matched: HashMap<Key, Matched>,
+    /// Wrong secrets, with the hashes they failed against: a rotation or
+    /// a restore changes those, and the secret is checked again.
+    wrong: HashMap<Key, Against>,
+    /// Checks running or waiting for a slot; requests for the same token
+    /// against the same hashes wait for the same one.
+    flights: HashMap<(Key, Against), watch::Receiver<Option<Verdict>>>,
+    /// Checks waiting for a slot (not yet running).
+    waiting: usize,
+    failures: HashMap<String, Failures>,
+}
+
+/// What the checks share with the tasks that run argon2.
+struct Shared {
+    state: Mutex<State>,
+    slots: Arc<Semaphore>,
+    max_waiting: usize,
+    metrics: Arc<Metrics>,
+}
+
 pub struct Verifier {
     pub store: Arc<StorePool>,
-    mac_key: [u8; 32],
-    cache: Mutex<HashMap<[u8; 32], Cached>>,
-    failures: Mutex<HashMap<String, Failures>>,
-    argon2_slots: Semaphore,
-    waiting: AtomicUsize,
-    max_waiting: usize,
-    pub metrics: Metrics,
+    mac_key: Zeroizing<[u8; 32]>,
+    shared: Arc<Shared>,
+    pub metrics: Arc<Metrics>,
     pub last_used: LastUsed,
 }
 
 impl Verifier {
     pub fn new(store: StorePool) -> anyhow::Result<Verifier> {
-        let mut mac_key = [0u8; 32];
+        let mut mac_key = Zeroizing::new([0u8; 32]);
         SysRng
-            .try_fill_bytes(&mut mac_key)
+            .try_fill_bytes(mac_key.as_mut())
             .map_err(|e| anyhow::anyhow!("the OS random generator failed: {e}"))?;
         let slots = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let metrics = Arc::new(Metrics::default());
         Ok(Verifier {
             store: Arc::new(store),
             mac_key,
-            cache: Mutex::default(),
-            failures: Mutex::default(),
-            argon2_slots: Semaphore::new(slots),
-            waiting: AtomicUsize::new(0),
-            max_waiting: slots * QUEUE_PER_SLOT,
-            metrics: Metrics::default(),
+            shared: Arc::new(Shared {
+                state: Mutex::default(),
+                slots: Arc::new(Semaphore::new(slots)),
+                max_waiting: slots * QUEUE_PER_SLOT,
+                metrics: metrics.clone(),
+            }),
+            metrics,
             last_used: LastUsed::default(),
         })
     }
@@ -120,7 +190,7 @@ impl Verifier {
         now: i64,
     ) -> Outcome {
         let Some(parsed) = token::parse(&creds.token) else {
-            return Outcome::Unauthorized(Reason::Malformed.as_str());
+            return Outcome::Unauthorized(Reason::Malformed.as_str(), None);
         };
         // An unknown id costs no argon2: ids are not secret.
         let found = match self
@@ -129,34 +199,32 @@ impl Verifier {
             .await
         {
             Ok(Some(found)) => found,
-            Ok(None) => return Outcome::Unauthorized(Reason::Unknown.as_str()),
+            Ok(None) => return Outcome::Unauthorized(Reason::Unknown.as_str(), None),
             Err(_) => return Outcome::Unavailable("store"),
         };
+        let refused = |reason| Outcome::Unauthorized(reason, Some(found.token.id.clone()));
         let key = self.cache_key(&creds.token);
-        if self.cached(&key, &found.token, now) {
-            self.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
-            if self.cooling_down(&found.token.id) {
-                self.metrics
-                    .cooldown_refusals
-                    .fetch_add(1, Ordering::Relaxed);
-                return Outcome::Unauthorized("cooldown");
-            }
-            match self.argon2(&found.token, parsed.secret, now).await {
-                Err(()) => return Outcome::Unavailable("overloaded"),
-                Ok(None) => {
-                    self.note_failure(&found.token.id);
-                    return Outcome::Unauthorized(Reason::Unknown.as_str());
-                }
-                Ok(Some(hash)) => self.remember(key, &found.token.id, hash),
+        let wait = match self.start_or_join(key, &found.token, parsed.secret, now) {
+            Start::Cached => None,
+            Start::Wait(rx) => Some(rx),
+            Start::Wrong => return refused(Reason::Unknown.as_str()),
+            Start::CoolingDown => return refused("cooldown"),
+            Start::Overloaded => return Outcome::Unavailable("overloaded"),
+        };
+        if let Some(mut rx) = wait {
+            // Only this wait is cancelled if the client goes away.
+            let verdict = rx.wait_for(Option::is_some).await.ok().and_then(|v| *v);
+            match verdict {
+                Some(Verdict::Matched) => {}
+                Some(Verdict::Wrong) => return refused(Reason::Unknown.as_str()),
+                Some(Verdict::Failed) | None => return Outcome::Unavailable("argon2"),
             }
         }
         state_outcome(found, creds, wanted, ip, now)
     }
 
-    fn cache_key(&self, plaintext: &str) -> [u8; 32] {
-        let mut mac = <Blake2bMac512 as KeyInit>::new_from_slice(&self.mac_key)
+    fn cache_key(&self, plaintext: &str) -> Key {
+        let mut mac = <Blake2bMac512 as KeyInit>::new_from_slice(self.mac_key.as_ref())
             .expect("a 32-byte key is within BLAKE2b's 64-byte limit");
         mac.update(plaintext.as_bytes());
         let digest = mac.finalize().into_bytes();
@@ -165,61 +233,190 @@ impl Verifier {
         key
     }
 
-    fn cached(&self, key: &[u8; 32], t: &Token, now: i64) -> bool {
-        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache
-            .get(key)
-            .is_some_and(|c| c.id == t.id && verify::hash_still_valid(t, &c.hash, now))
-    }
-
-    fn remember(&self, key: [u8; 32], id: &str, hash: String) {
-        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.len() >= MAX_CACHED && !cache.contains_key(&key) {
-            // Bounded: make room by forgetting an arbitrary entry, which
-            // costs that token one argon2 run later.
-            if let Some(old) = cache.keys().next().copied() {
-                cache.remove(&old);
-            }
+    /// Answers from the caches, or finds the check to wait for: one
+    /// already running for the same token and hashes, or a new one. All
+    /// under one lock, so a check finishing meanwhile is seen either as
+    /// running or in the caches, never as neither (which would run
+    /// argon2 twice).
+    fn start_or_join(&self, key: Key, t: &Token, secret: &str, now: i64) -> Start {
+        let metrics = &self.shared.metrics;
+        let mut state = self.shared.lock();
+        if state
+            .matched
+            .get(&key)
+            .is_some_and(|m| m.id == t.id && verify::hash_still_valid(t, &m.hash, now))
+        {
+            metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return Start::Cached;
         }
-        cache.insert(
-            key,
-            Cached {
-                id: id.to_string(),
-                hash,
-            },
-        );
-    }
-
-    /// Runs argon2 with a slot; `Err` when too many already wait for one.
-    async fn argon2(&self, t: &Token, secret: &str, now: i64) -> Result<Option<String>, ()> {
-        if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
-            self.waiting.fetch_sub(1, Ordering::SeqCst);
-            return Err(());
+        let against = Against::of(t, now);
+        if state.wrong.get(&key) == Some(&against) {
+            metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
+            return Start::Wrong;
         }
-        let permit = self.argon2_slots.acquire().await;
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
-        let (t, secret) = (t.clone(), secret.to_string());
+        metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
+        let flight = (key, against);
+        if let Some(rx) = state.flights.get(&flight) {
+            return Start::Wait(rx.clone());
+        }
+        if state.cooling_down(&t.id) {
+            metrics.cooldown_refusals.fetch_add(1, Ordering::Relaxed);
+            return Start::CoolingDown;
+        }
+        if state.waiting >= self.shared.max_waiting {
+            return Start::Overloaded;
+        }
+        state.waiting += 1;
+        let (tx, rx) = watch::channel(None);
+        state.flights.insert(flight.clone(), rx.clone());
+        drop(state);
+        let check = Check {
+            shared: self.shared.clone(),
+            flight,
+            token: t.clone(),
+            secret: Zeroizing::new(secret.to_string()),
+            now,
+            tx,
+        };
+        tokio::spawn(check.run());
+        Start::Wait(rx)
+    }
+}
+
+enum Start {
+    /// A success remembered for these hashes.
+    Cached,
+    /// A wrong secret remembered for these hashes.
+    Wrong,
+    /// Wait for this check's verdict.
+    Wait(watch::Receiver<Option<Verdict>>),
+    CoolingDown,
+    Overloaded,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One argon2 check, run detached from the requests that wait for it.
+struct Check {
+    shared: Arc<Shared>,
+    flight: (Key, Against),
+    token: Token,
+    secret: Zeroizing<String>,
+    now: i64,
+    tx: watch::Sender<Option<Verdict>>,
+}
+
+impl Check {
+    async fn run(self) {
+        let Check {
+            shared,
+            flight,
+            token,
+            secret,
+            now,
+            tx,
+        } = self;
+        // Given back however this task ends (a panic included): the
+        // queue place once a slot is had, and the flight once answered.
+        let mut queued = QueuePlace(Some(shared.clone()));
+        let _flight = FlightEntry(shared.clone(), Some(flight.clone()));
+        let permit = shared
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed");
+        queued.release();
         let started = Instant::now();
+        // The permit is the blocking job's own: a slot is free only once
+        // argon2 has really stopped.
         let matched = tokio::task::spawn_blocking(move || {
-            verify::matching_hash(&t, &secret, now).map(str::to_string)
+            let _permit = permit;
+            verify::matching_hash(&token, &secret, now).map(str::to_string)
         })
         .await;
-        drop(permit);
-        self.metrics.argon2(started.elapsed());
-        Ok(matched.unwrap_or(None))
+        shared.metrics.argon2(started.elapsed());
+        let (key, against) = flight;
+        let verdict = match matched {
+            Ok(Some(hash)) => {
+                shared.lock().remember_match(key, against.id, hash);
+                Verdict::Matched
+            }
+            Ok(None) => {
+                shared.metrics.wrong_secrets.fetch_add(1, Ordering::Relaxed);
+                let mut state = shared.lock();
+                if state.note_failure(&against.id) {
+                    eprintln!(
+                        "tokenctl serve: token id {} cooling down: {FAILURE_LIMIT} wrong secrets \
+                         within {} s; new secrets for it are refused for {} s",
+                        against.id,
+                        FAILURE_WINDOW.as_secs(),
+                        COOLDOWN.as_secs()
+                    );
+                }
+                state.remember_wrong(key, against);
+                Verdict::Wrong
+            }
+            Err(_) => Verdict::Failed,
+        };
+        // The caches first, then the answer; the flight entry goes last
+        // (on drop), so no request finds neither.
+        let _ = tx.send(Some(verdict));
+    }
+}
+
+/// A check's place in the queue for a slot.
+struct QueuePlace(Option<Arc<Shared>>);
+
+impl QueuePlace {
+    fn release(&mut self) {
+        if let Some(shared) = self.0.take() {
+            shared.lock().waiting -= 1;
+        }
+    }
+}
+
+impl Drop for QueuePlace {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// A check's entry in the flights, removed when the check ends.
+struct FlightEntry(Arc<Shared>, Option<(Key, Against)>);
+
+impl Drop for FlightEntry {
+    fn drop(&mut self) {
+        if let Some(flight) = self.1.take() {
+            self.0.lock().flights.remove(&flight);
+        }
+    }
+}
+
+impl State {
+    fn remember_match(&mut self, key: Key, id: String, hash: String) {
+        bounded_insert(&mut self.matched, MAX_CACHED, key, Matched { id, hash });
+    }
+
+    fn remember_wrong(&mut self, key: Key, against: Against) {
+        bounded_insert(&mut self.wrong, MAX_WRONG, key, against);
     }
 
     fn cooling_down(&self, id: &str) -> bool {
-        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures
+        self.failures
             .get(id)
             .and_then(|f| f.cool_until)
             .is_some_and(|until| Instant::now() < until)
     }
 
-    fn note_failure(&self, id: &str) {
+    /// Counts a new wrong secret for `id`; true when it starts a cool-down.
+    fn note_failure(&mut self, id: &str) -> bool {
         let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        let failures = &mut self.failures;
         if failures.len() >= MAX_TRACKED && !failures.contains_key(id) {
             failures.retain(|_, f| {
                 f.cool_until.is_some_and(|u| now < u) || now - f.since < FAILURE_WINDOW
@@ -242,8 +439,22 @@ impl Verifier {
             f.cool_until = Some(now + COOLDOWN);
             f.since = now;
             f.count = 0;
+            return true;
         }
+        false
     }
+}
+
+/// Bounded: make room by forgetting an arbitrary entry, which costs that
+/// token one argon2 run later.
+fn bounded_insert<V>(map: &mut HashMap<Key, V>, max: usize, key: Key, value: V) {
+    if map.len() >= max
+        && !map.contains_key(&key)
+        && let Some(old) = map.keys().next().copied()
+    {
+        map.remove(&old);
+    }
+    map.insert(key, value);
 }
 
 /// After the secret: the named account, then SPEC's state checks.
@@ -257,11 +468,73 @@ fn state_outcome(
     if let Some(named) = &creds.account
         && found.account.as_ref().map(|a| &a.name) != Some(named)
     {
-        return Outcome::Unauthorized("account");
+        return Outcome::Unauthorized("account", Some(found.token.id));
     }
     match verify::check_state(&found, now, wanted, ip) {
         Ok(()) => Outcome::Valid(Box::new(found.token)),
         Err(Reason::Forbidden) => Outcome::Forbidden,
-        Err(reason) => Outcome::Unauthorized(reason.as_str()),
+        Err(reason) => Outcome::Unauthorized(reason.as_str(), Some(found.token.id)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(current: &str, previous: Option<(&str, i64)>) -> Token {
+        Token {
+            id: "AAAAAAAAAA".into(),
+            account_id: 1,
+            account: "alice".into(),
+            name: "ci".into(),
+            secret_hash: current.into(),
+            prev_secret_hash: previous.map(|(h, _)| h.into()),
+            prev_valid_until: previous.map(|(_, until)| until),
+            acls: vec![],
+            allow_ips: vec![],
+            note: None,
+            created_at: 0,
+            expires_at: None,
+            last_used_at: None,
+            last_used_ip: None,
+            disabled_at: None,
+            revoked_at: None,
+        }
+    }
+
+    #[test]
+    fn a_wrong_secret_is_remembered_only_against_the_hashes_it_failed() {
+        let now = 1_000;
+        let before = Against::of(&token("h1", None), now);
+        // Unchanged, and after a grace has ended: the same check.
+        assert!(before == Against::of(&token("h1", None), now));
+        assert!(before == Against::of(&token("h1", Some(("h0", now - 1))), now));
+        // Rotated, or restored with another hash: a new check.
+        assert!(before != Against::of(&token("h2", Some(("h1", now + 60))), now));
+        assert!(before != Against::of(&token("h2", None), now));
+        // A previous hash within its grace is part of what was checked.
+        assert!(before != Against::of(&token("h1", Some(("h0", now + 60))), now));
+    }
+
+    #[test]
+    fn caches_stay_bounded() {
+        let mut map = HashMap::new();
+        for i in 0..100u8 {
+            bounded_insert(&mut map, 10, [i; 32], ());
+            assert!(map.len() <= 10);
+        }
+        assert!(map.contains_key(&[99; 32]));
+    }
+
+    #[test]
+    fn ten_new_wrong_secrets_start_one_cool_down() {
+        let mut state = State::default();
+        let started: Vec<bool> = (0..FAILURE_LIMIT)
+            .map(|_| state.note_failure("id"))
+            .collect();
+        assert_eq!(started.iter().filter(|s| **s).count(), 1);
+        assert!(started[FAILURE_LIMIT as usize - 1]);
+        assert!(state.cooling_down("id"));
+        assert!(!state.cooling_down("other"));
     }
 }

@@ -22,6 +22,7 @@ mod revoke;
 mod secrets;
 mod secrets_more;
 mod serve;
+mod serve_attacks;
 mod serve_nginx;
 mod show_edit;
 mod store;
