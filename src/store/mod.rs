@@ -13,7 +13,7 @@ pub use maintenance::Check;
 pub use tokens::*;
 
 use std::fs::{self, DirBuilder, OpenOptions};
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -23,7 +23,6 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::Error;
 
-const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 /// How long a command waits for another process's write to finish.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -35,9 +34,10 @@ pub struct Store {
 /// What is at the store's path before we open it.
 enum Found {
     Nothing,
-    /// A file with no schema yet (zero bytes, or an empty SQLite database).
+    /// A file of zero bytes: no schema yet.
     Empty,
-    Store,
+    /// A file with content, a store if SQLite says so (`check_identity`).
+    File,
 }
 
 impl Store {
@@ -47,7 +47,7 @@ impl Store {
         match inspect(path)? {
             // An empty file is not a store yet, and opening it would write.
             Found::Nothing | Found::Empty => return Ok(None),
-            Found::Store => {}
+            Found::File => {}
         }
         let store = Store::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         if store.schema_version()? == 0 {
@@ -196,7 +196,12 @@ pub fn default_path() -> Result<PathBuf, Error> {
     Ok(dirs.data_dir().join("tokenctl").join("tokens.db"))
 }
 
-/// Looks at `path` without modifying it.
+/// Looks at `path` without modifying it, and without opening it: POSIX
+/// locks belong to the process, so closing any descriptor on the store
+/// drops the locks of every SQLite connection this process has open on it
+/// (`serve` keeps some), and another program then takes the store for
+/// unused and deletes its `-wal` under them. Only SQLite opens the store;
+/// what is inside is checked through it (`Store::check_identity`).
 fn inspect(path: &Path) -> anyhow::Result<Found> {
     let meta = match fs::metadata(path) {
         Ok(meta) => meta,
@@ -229,17 +234,10 @@ fn inspect(path: &Path) -> anyhow::Result<Found> {
                 .into(),
         );
     }
-    let mut header = Vec::with_capacity(16);
-    fs::File::open(path)
-        .and_then(|f| f.take(16).read_to_end(&mut header))
-        .map_err(|e| Error::runtime(format!("cannot read the store {}: {e}", path.display())))?;
-    if header.is_empty() {
+    if meta.len() == 0 {
         return Ok(Found::Empty);
     }
-    if header != SQLITE_HEADER {
-        return Err(not_a_store(path).into());
-    }
-    Ok(Found::Store)
+    Ok(Found::File)
 }
 
 /// Creates a store at `path` (file 0600, missing folders 0700) that

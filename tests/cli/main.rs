@@ -23,4 +23,5 @@ mod serve;
 mod serve_nginx;
 mod show_edit;
 mod store;
+mod store_hardening;
 mod verify;
