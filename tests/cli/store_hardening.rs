@@ -7,8 +7,13 @@ use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use argon2::password_hash::PasswordHasher;
+use argon2::{Algorithm, Argon2, Params, Version};
+
 use crate::common::TestEnv;
+use crate::fixtures::{id_of, set_token};
 use crate::serve::Server;
+use crate::verify::secret_part;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -98,4 +103,57 @@ fn a_revoke_survives_another_sqlite_reader_while_serving() {
     );
     assert_eq!(status(&env, "c").as_deref(), Some("active"), "C was lost");
     env.ok(&["db", "check"]);
+}
+
+// ------------------------------------------------------ argon2 parameters
+
+/// The PHC string of `secret` with the given argon2id parameters.
+fn phc(secret: &str, m: u32, t: u32, p: u32) -> String {
+    Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(m, t, p, None).unwrap(),
+    )
+    .hash_password(secret.as_bytes())
+    .unwrap()
+    .to_string()
+}
+
+/// A stored hash asking for more argon2 work than README's bounds (10
+/// passes, 4 lanes, 256 MiB) is reported by `db check` and never verifies,
+/// even with the right secret: a planted `m=4194304` would otherwise cost
+/// 4 GiB and seconds per unauthenticated request to `serve`.
+#[test]
+fn argon2_parameters_beyond_bounds_are_refused() {
+    let env = TestEnv::new();
+    let token = env.create("a", &[]);
+    let secret = secret_part(&token);
+    let within = [phc(secret, 8, 10, 1), phc(secret, 64, 1, 4)];
+    let beyond = [
+        phc(secret, 8, 11, 1),
+        phc(secret, 64, 1, 5),
+        // Not computed (4 GiB): the parameters alone must refuse it.
+        phc(secret, 8, 1, 1).replace("m=8,", "m=4194304,"),
+    ];
+    for hash in &within {
+        set_token(&env, "a", &format!("secret_hash = '{hash}'"));
+        env.ok(&["db", "check"]);
+        assert_eq!(env.verify(&token, &[]).status.code(), Some(0), "{hash}");
+    }
+    for hash in &beyond {
+        set_token(&env, "a", &format!("secret_hash = '{hash}'"));
+        let out = env.cmd(&["db", "check"]).output().unwrap();
+        let report = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{hash}: {report}");
+        assert!(
+            report.contains("PROBLEM hashes") && report.contains(&id_of(&token)),
+            "{report}"
+        );
+        let out = env.verify(&token, &[]);
+        assert_eq!(out.status.code(), Some(5), "{hash}: {out:?}");
+    }
+    let server = Server::start(&env, &[]);
+    assert_eq!(server.bearer("/verify", &token).status, 401);
+    set_token(&env, "a", &format!("secret_hash = '{}'", within[0]));
+    assert_eq!(server.bearer("/verify", &token).status, 200);
 }
