@@ -17,14 +17,11 @@ pub struct Check {
 }
 
 impl Store {
-    /// Copies the store to `dest` (which must not exist) with SQLite's
+    /// Copies the store into `dest` (an empty file) with SQLite's
     /// online backup, in one step: one read transaction, so the copy is a
     /// consistent snapshot even while other processes write.
     pub fn backup_to(&self, dest: &Path) -> anyhow::Result<()> {
-        let mut copy = Connection::open_with_flags(
-            dest,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
-        )?;
+        let mut copy = Connection::open_with_flags(dest, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         {
             let backup = Backup::new(&self.conn, &mut copy)?;
             // All pages in one step: under WAL the read snapshot does not

@@ -5,16 +5,18 @@ mod accounts;
 mod events;
 mod maintenance;
 mod schema;
+mod scratch;
 mod tokens;
 
 pub use accounts::*;
 pub use events::*;
 pub use maintenance::Check;
+pub use scratch::Scratch;
 pub use tokens::*;
 
-use std::fs::{self, DirBuilder, OpenOptions};
+use std::fs::{self, DirBuilder};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -59,8 +61,10 @@ impl Store {
     /// Opens the store, creating it (folder 0700, file 0600) and bringing
     /// its schema up to date as needed.
     pub fn open_or_create(path: &Path) -> anyhow::Result<Store> {
-        if let Found::Nothing = inspect(path)? {
-            create_store(path)?;
+        match inspect(path)? {
+            Found::Nothing => create_store(path)?,
+            Found::Empty => check_adoptable(path)?,
+            Found::File => {}
         }
         let mut store = Store::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         store.migrate()?;
@@ -77,6 +81,7 @@ impl Store {
             path: path.to_path_buf(),
         };
         store.check_identity()?;
+        check_private(path)?;
         // WAL lets readers (verify, list) run while a writer commits;
         // synchronous=FULL makes a committed revoke survive a power cut.
         store
@@ -234,10 +239,62 @@ fn inspect(path: &Path) -> anyhow::Result<Found> {
                 .into(),
         );
     }
+    // A FIFO or a device would block or misbehave on open.
+    if !meta.is_file() {
+        return Err(Error::runtime(format!(
+            "the store path {} is not a regular file",
+            path.display()
+        ))
+        .with_hint("point --db (or TOKENCTL_DB) at a store file, or at a new path")
+        .into());
+    }
     if meta.len() == 0 {
         return Ok(Found::Empty);
     }
     Ok(Found::File)
+}
+
+/// An empty file becomes a new store only when no one else can have put
+/// it there: it is ours (effective uid), 0600, in a folder no one else can
+/// write. A first `token create` killed half-way may leave such a file;
+/// one planted by another user in a shared folder is refused, or our
+/// tokens would land in a file that user owns and can read.
+fn check_adoptable(path: &Path) -> anyhow::Result<()> {
+    let euid = unsafe { libc::geteuid() };
+    let folder = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let ours = |meta: &fs::Metadata| meta.uid() == euid || meta.uid() == 0;
+    let adoptable = fs::metadata(path).is_ok_and(|m| m.uid() == euid && m.mode() & 0o7777 == 0o600)
+        && fs::metadata(folder).is_ok_and(|m| ours(&m) && m.mode() & 0o022 == 0);
+    if adoptable {
+        return Ok(());
+    }
+    Err(Error::runtime(format!(
+        "refusing the empty file {} as a new store: it is not yours with mode 0600 in a folder only you can write",
+        path.display()
+    ))
+    .with_hint("remove it, or point --db (or TOKENCTL_DB) at a new path in a private folder")
+    .into())
+}
+
+/// Refuses a store that other users can read or write: its hashes and
+/// audit trail are for its owner only (README "Guarantees").
+fn check_private(path: &Path) -> anyhow::Result<()> {
+    let mode = fs::metadata(path)
+        .map_err(|e| Error::runtime(format!("cannot read the store {}: {e}", path.display())))?
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(Error::runtime(format!(
+            "the store {} can be read or written by other users (mode {:04o})",
+            path.display(),
+            mode & 0o7777
+        ))
+        .with_hint(format!("chmod 600 {}", path.display()))
+        .into());
+    }
+    Ok(())
 }
 
 /// Creates a store at `path` (file 0600, missing folders 0700) that
@@ -255,39 +312,24 @@ fn create_store(path: &Path) -> anyhow::Result<()> {
                 Error::runtime(format!("cannot create the folder {}: {e}", dir.display()))
             })?;
     }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let new = path.with_file_name(format!(
-        ".{}.new-{}",
-        name.unwrap_or_default(),
-        std::process::id()
-    ));
     let cannot = |e: &dyn std::fmt::Display| {
         Error::runtime(format!("cannot create the store {}: {e}", path.display()))
     };
-    let _ = fs::remove_file(&new);
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&new)
-        .map_err(|e| cannot(&e))?;
-    let built = Store::connect(&new, OpenFlags::SQLITE_OPEN_READ_WRITE).and_then(|mut store| {
+    let scratch = Scratch::new(path, "new").map_err(|e| cannot(&e))?;
+    let new = &scratch.file;
+    let built = Store::connect(new, OpenFlags::SQLITE_OPEN_READ_WRITE).and_then(|mut store| {
         store.migrate()?;
         // Closing checkpoints the WAL into the file and removes it.
         store.conn.close().map_err(|(_, e)| anyhow::Error::new(e))
     });
-    let linked = built.and_then(|()| match fs::hard_link(&new, path) {
+    built.and_then(|()| match fs::hard_link(new, path) {
         Ok(()) => Ok(()),
         // Another process's store got there first: use that one.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         // A filesystem without hard links: a rename, unless one appeared.
-        Err(_) if !path.exists() => fs::rename(&new, path).map_err(|e| cannot(&e).into()),
+        Err(_) if !path.exists() => fs::rename(new, path).map_err(|e| cannot(&e).into()),
         Err(_) => Ok(()),
-    });
-    for leftover in ["", "-wal", "-shm"] {
-        let _ = fs::remove_file(format!("{}{leftover}", new.display()));
-    }
-    linked
+    })
 }
 
 fn not_a_store(path: &Path) -> Error {

@@ -3,15 +3,21 @@
 //! users, FIFOs, argon2 parameters beyond bounds, read-only folders and
 //! mistyped paths.
 
-use std::process::Command;
+use std::fs;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use argon2::password_hash::PasswordHasher;
 use argon2::{Algorithm, Argon2, Params, Version};
 
-use crate::common::TestEnv;
-use crate::fixtures::{id_of, set_token};
+use crate::common::checks::wait_at_most;
+use crate::common::{BIN, TestEnv, path_str};
+use crate::fixtures::{id_of, mode, set_token};
 use crate::serve::Server;
 use crate::verify::secret_part;
 
@@ -156,4 +162,233 @@ fn argon2_parameters_beyond_bounds_are_refused() {
     assert_eq!(server.bearer("/verify", &token).status, 401);
     set_token(&env, "a", &format!("secret_hash = '{}'", within[0]));
     assert_eq!(server.bearer("/verify", &token).status, 200);
+}
+
+// ------------------------------------------------------------------ files
+
+const NOBODY: u32 = 65534;
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn chmod(path: &Path, mode: u32) {
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The same environment with the store at `db`.
+fn at(db: PathBuf) -> TestEnv {
+    TestEnv {
+        db,
+        ..TestEnv::new()
+    }
+}
+
+/// An empty file is adopted as a new store only when it is ours, 0600, in
+/// a folder no one else can write; one planted by another user in a
+/// shared folder (umask 0: 0666) is refused and left as it was.
+#[test]
+fn an_empty_file_is_adopted_only_when_it_can_be_nobody_elses() {
+    let env = TestEnv::new();
+    let shared = env.dir.path().join("shared");
+    fs::create_dir(&shared).unwrap();
+    chmod(&shared, 0o777);
+    let planted = shared.join("tokens.db");
+    fs::write(&planted, b"").unwrap();
+    chmod(&planted, 0o666);
+    if is_root() {
+        std::os::unix::fs::chown(&planted, Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+    let env = TestEnv { db: planted, ..env };
+    let err = env.fails(&["token", "create", "a"], 1);
+    assert!(err.contains(path_str(&env.db)), "{err}");
+    assert_eq!(
+        fs::read(&env.db).unwrap().len(),
+        0,
+        "the planted file was written"
+    );
+    assert_eq!(fs::read_dir(&shared).unwrap().count(), 1, "files appeared");
+
+    // Ours and 0600, but in a folder others can write: refused too.
+    let mine = shared.join("mine.db");
+    fs::write(&mine, b"").unwrap();
+    chmod(&mine, 0o600);
+    at(mine.clone()).fails(&["token", "create", "a"], 1);
+    assert_eq!(fs::read(&mine).unwrap().len(), 0);
+
+    // Ours, in a private folder, but 0644: refused.
+    let private = env.dir.path().join("private");
+    fs::create_dir(&private).unwrap();
+    chmod(&private, 0o700);
+    let loose = private.join("loose.db");
+    fs::write(&loose, b"").unwrap();
+    chmod(&loose, 0o644);
+    at(loose.clone()).fails(&["token", "create", "a"], 1);
+    assert_eq!(fs::read(&loose).unwrap().len(), 0);
+
+    // Ours, 0600, in a private folder (a first create killed half-way):
+    // adopted.
+    let left = private.join("left.db");
+    fs::write(&left, b"").unwrap();
+    chmod(&left, 0o600);
+    let env = at(left.clone());
+    let token = env.create("a", &[]);
+    assert_eq!(env.verify(&token, &[]).status.code(), Some(0));
+    assert_eq!(mode(&left), 0o600);
+}
+
+/// A store other users can read or write is refused by every command,
+/// with the fix on the hint line, and nothing is changed.
+#[test]
+fn a_store_others_can_read_or_write_is_refused() {
+    let env = TestEnv::new();
+    env.create("a", &[]);
+    let before = env.snapshot();
+    for loose in [0o644, 0o640, 0o606] {
+        chmod(&env.db, loose);
+        for args in [
+            &["token", "list"][..],
+            &["token", "create", "b"],
+            &["token", "revoke", "a", "--yes"],
+            &["db", "check"],
+        ] {
+            let err = env.fails(args, 1);
+            assert!(
+                err.contains(&format!("chmod 600 {}", env.db.display())),
+                "{args:?}: {err}"
+            );
+            assert_eq!(err.lines().count(), 2, "{err}");
+        }
+    }
+    chmod(&env.db, 0o600);
+    assert_eq!(env.snapshot(), before);
+    env.ok(&["token", "list"]);
+}
+
+/// `--db` naming a FIFO is refused at once, never opened (which would
+/// block), and tab completion simply offers nothing.
+#[test]
+fn a_fifo_as_the_store_is_refused_without_blocking() {
+    let env = TestEnv::new();
+    fs::create_dir_all(env.db.parent().unwrap()).unwrap();
+    let fifo = std::ffi::CString::new(path_str(&env.db)).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    for args in [
+        &["token", "list"][..],
+        &["token", "create", "x"],
+        &["token", "show", "x"],
+        &["db", "check"],
+    ] {
+        let child = env
+            .std_cmd(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = wait_at_most(child, WAIT).unwrap_or_else(|| panic!("{args:?} blocked"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains("not a regular file"),
+            "{err}"
+        );
+    }
+    // Tab completion, through the committed bash script.
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions/tokenctl.bash");
+    let program = format!(
+        "source '{}'
+         COMP_WORDS=(tokenctl --db '{}' token revoke '')
+         COMP_CWORD=5
+         COMP_LINE=\"${{COMP_WORDS[*]}}\"
+         COMP_POINT=${{#COMP_LINE}}
+         COMP_TYPE=9
+         _clap_complete_tokenctl tokenctl '' revoke
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display(),
+        path_str(&env.db)
+    );
+    let bin_dir = Path::new(BIN).parent().unwrap();
+    let child = Command::new("bash")
+        .args(["-c", &program])
+        .env_clear()
+        .env("PATH", format!("{}:/usr/bin:/bin", bin_dir.display()))
+        .env("HOME", env.dir.path())
+        .env("TOKENCTL_USER", "alice")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait_at_most(child, WAIT).expect("completion blocked on the FIFO");
+    assert!(out.status.success(), "{out:?}");
+    let offered: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::trim)
+        .filter(|w| !w.is_empty() && !w.starts_with('-'))
+        .map(str::to_string)
+        .collect();
+    assert!(offered.is_empty(), "{offered:?}");
+}
+
+/// `db backup` into a folder others can write: another user who keeps
+/// planting links under the names a backup may write to never gets the
+/// backup written through them, and the backup is 0600.
+#[test]
+fn a_backup_into_a_shared_folder_cannot_be_redirected() {
+    let env = TestEnv::new();
+    env.create("a", &[]);
+    let shared = env.dir.path().join("shared");
+    fs::create_dir(&shared).unwrap();
+    chmod(&shared, 0o777);
+    let stolen = env.dir.path().join("stolen.db");
+    for round in 0..100 {
+        let dest = shared.join(format!("copy{round}.db"));
+        let child = env
+            .std_cmd(&["db", "backup", path_str(&dest)])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The temporary names tokenctl has used beside the target: the
+        // pid is known once it runs. Replant a link there as fast as it is
+        // removed.
+        let pid = child.id();
+        let names: Vec<PathBuf> = ["partial", "new", "tmp"]
+            .iter()
+            .map(|p| shared.join(format!(".copy{round}.db.{p}-{pid}")))
+            .collect();
+        let done = Arc::new(AtomicBool::new(false));
+        let planter = {
+            let (done, stolen) = (done.clone(), stolen.clone());
+            thread::spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    for name in &names {
+                        let _ = symlink(&stolen, name);
+                    }
+                }
+                for name in &names {
+                    let _ = fs::remove_file(name);
+                }
+            })
+        };
+        let out = wait_at_most(child, WAIT).expect("db backup finished");
+        done.store(true, Ordering::Relaxed);
+        planter.join().unwrap();
+        let leaked = fs::metadata(&stolen).map(|m| m.len()).unwrap_or(0);
+        assert_eq!(
+            leaked, 0,
+            "round {round}: the backup went through a planted link"
+        );
+        if out.status.success() {
+            assert_eq!(mode(&dest), 0o600);
+            assert!(fs::symlink_metadata(&dest).unwrap().is_file());
+        } else {
+            // Refused (a planted name in the way) is fine; leaking is not.
+            assert_eq!(out.status.code(), Some(1), "{out:?}");
+        }
+    }
 }
