@@ -20,7 +20,7 @@ pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
 }
 
 fn existing(ctx: &Context) -> Result<Store> {
-    Ok(ctx.open_existing()?.ok_or_else(|| {
+    Ok(Store::open_read(&ctx.db)?.ok_or_else(|| {
         Error::runtime(format!("no store at {}", ctx.db.display()))
             .with_hint("point --db (or TOKENCTL_DB) at the store")
     })?)

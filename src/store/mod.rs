@@ -58,6 +58,52 @@ impl Store {
         Ok(Some(store))
     }
 
+    /// Opens an existing store to read it, without ever creating it or
+    /// writing to it; `Ok(None)` when there is no store at `path` yet.
+    /// Works on a store the caller can read in a folder it cannot write
+    /// (README "Guarantees").
+    pub fn open_read(path: &Path) -> anyhow::Result<Option<Store>> {
+        match inspect(path)? {
+            Found::Nothing | Found::Empty => return Ok(None),
+            Found::File => {}
+        }
+        // Opened as for a write, though nothing is written: on close the
+        // last connection checkpoints and removes the -wal and -shm, as
+        // every other command does.
+        let store = match Store::connect_read(path, false) {
+            // WAL needs the -shm beside the store even to read, and SQLite
+            // cannot create it in a folder we cannot write. With no -wal
+            // the file holds every committed change, so it can be read as
+            // it is (SQLite's immutable mode): a writer could only be
+            // someone who can write the folder, and would need a -wal.
+            Err(e) if no_side_files(path) => Store::connect_read(path, true).map_err(|_| e)?,
+            other => other?,
+        };
+        if store.schema_version()? == 0 {
+            return Ok(None);
+        }
+        Ok(Some(store))
+    }
+
+    fn connect_read(path: &Path, immutable: bool) -> anyhow::Result<Store> {
+        let access = match immutable {
+            true => OpenFlags::SQLITE_OPEN_READ_ONLY,
+            false => OpenFlags::SQLITE_OPEN_READ_WRITE,
+        };
+        let flags = access | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path_uri(path, immutable), flags)
+            .with_context(|| format!("cannot open the store {}", path.display()))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.check_identity()?;
+        check_private(path)?;
+        store.conn.pragma_update(None, "cache_size", -65_536)?;
+        Ok(store)
+    }
+
     /// Opens the store, creating it (folder 0700, file 0600) and bringing
     /// its schema up to date as needed.
     pub fn open_or_create(path: &Path) -> anyhow::Result<Store> {
@@ -199,6 +245,41 @@ pub fn default_path() -> Result<PathBuf, Error> {
             .with_hint("pass --db PATH or set TOKENCTL_DB")
     })?;
     Ok(dirs.data_dir().join("tokenctl").join("tokens.db"))
+}
+
+/// `path` as a SQLite URI (`file:` and the path, percent-encoded), with
+/// `immutable=1` when asked: no locks and no side files.
+fn path_uri(path: &Path, immutable: bool) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if immutable {
+        uri.push_str("?immutable=1");
+    }
+    uri
+}
+
+/// Whether SQLite cannot make the -shm and -wal it needs beside `path`
+/// (a folder we cannot write), and there is no -wal there.
+fn no_side_files(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let folder = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let Ok(folder) = std::ffi::CString::new(folder.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: access(2) with a valid NUL-terminated path.
+    let writable = unsafe { libc::access(folder.as_ptr(), libc::W_OK) } == 0;
+    let wal = PathBuf::from(format!("{}-wal", path.display()));
+    !writable && fs::symlink_metadata(wal).is_err()
 }
 
 /// Looks at `path` without modifying it, and without opening it: POSIX

@@ -392,3 +392,112 @@ fn a_backup_into_a_shared_folder_cannot_be_redirected() {
         }
     }
 }
+
+// ------------------------------------------------ read-only and missing
+
+/// A store in a folder its owner cannot write (0500): every command that
+/// only reads works, with no file created; changes are refused cleanly.
+/// As root, run as `nobody`, to whom the store is handed, so that the
+/// permission bits apply.
+#[test]
+fn read_only_commands_work_in_a_folder_that_cannot_be_written() {
+    let env = TestEnv::new();
+    let token = env.create("a", &[]);
+    env.ok(&["account", "add", "bob", "--acl", "read"]);
+    let folder = env.db.parent().unwrap().to_path_buf();
+    let out_dir = env.dir.path().join("out");
+    fs::create_dir(&out_dir).unwrap();
+    let uid = is_root().then_some(NOBODY);
+    if let Some(uid) = uid {
+        chmod(env.dir.path(), 0o711);
+        for path in [&folder, &env.db, &out_dir] {
+            std::os::unix::fs::chown(path, Some(uid), Some(uid)).unwrap();
+        }
+    }
+    let before = env.snapshot();
+    chmod(&folder, 0o500);
+    let run = |args: &[&str], stdin: &str| {
+        use std::io::Write;
+        use std::os::unix::process::CommandExt;
+        let mut cmd = env.std_cmd(args);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(uid) = uid {
+            cmd.uid(uid).gid(uid);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+        child.wait_with_output().unwrap()
+    };
+    let backup = out_dir.join("copy.db");
+    for args in [
+        &["token", "list"][..],
+        &["token", "list", "--all", "-o", "json"],
+        &["token", "show", "a"],
+        &["account", "list"],
+        &["account", "show", "bob"],
+        &["audit"],
+        &["db", "check"],
+        &["db", "backup", path_str(&backup)],
+        &["token", "verify"],
+    ] {
+        let out = run(args, &format!("{token}\n"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("error"), "{args:?}: {err}");
+    }
+    let listed = String::from_utf8(run(&["token", "list"], "").stdout).unwrap();
+    assert!(listed.contains("| a "), "{listed}");
+    let out = run(&["token", "revoke", "a", "--yes"], "");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let names: Vec<_> = fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["tokens.db"], "files appeared in the folder");
+    chmod(&folder, 0o700);
+    assert_eq!(env.snapshot(), before);
+    assert!(backup.exists());
+}
+
+/// A command that changes tokens or accounts but cannot create them, on a
+/// store that does not exist (a mistyped --db in a cron job), is an error
+/// naming the path; reads still show nothing, and say which path has no
+/// store yet. Nothing is created.
+#[test]
+fn a_missing_store_is_named() {
+    let env = at(TestEnv::new().dir.path().join("typo").join("tokens.db"));
+    let db = path_str(&env.db).to_string();
+    for args in [
+        &["token", "revoke", "a", "--yes"][..],
+        &["token", "revoke-all", "--yes"],
+        &["token", "revoke-all", "--dry-run"],
+        &["token", "revoke-all", "--match", "ci-*", "--yes"],
+        &["token", "edit", "a", "--note", "n"],
+        &["token", "rotate", "a"],
+        &["token", "disable", "a"],
+        &["token", "enable", "a"],
+        &["account", "edit", "bob", "--add-acl", "x"],
+        &["account", "suspend", "bob"],
+        &["account", "unsuspend", "bob"],
+        &["account", "delete", "bob", "--yes"],
+    ] {
+        let err = env.fails(args, 1);
+        assert!(err.lines().next().unwrap().contains(&db), "{args:?}: {err}");
+    }
+    let note = format!("no store at {db} yet");
+    for (args, code) in [
+        (&["token", "list"][..], 0),
+        (&["token", "show", "a"], 3),
+        (&["account", "list"], 0),
+        (&["account", "show", "bob"], 3),
+        (&["audit"], 0),
+    ] {
+        let out = env.cmd(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.contains(&note), "{args:?}: {err}");
+    }
+    assert!(!env.db.parent().unwrap().exists(), "something was created");
+}
