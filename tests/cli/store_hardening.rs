@@ -501,3 +501,31 @@ fn a_missing_store_is_named() {
     }
     assert!(!env.db.parent().unwrap().exists(), "something was created");
 }
+
+/// README's systemd example: the store belongs to a service user, and
+/// root runs the CLI on it. Root's reads and changes work, and the store
+/// and its side files stay the service user's.
+#[test]
+fn root_administers_a_store_owned_by_its_service_user() {
+    if !is_root() {
+        println!("note: skipped: needs root");
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let env = TestEnv::new();
+    let token = env.create("a", &[]);
+    let folder = env.db.parent().unwrap();
+    for path in [folder, env.db.as_path()] {
+        std::os::unix::fs::chown(path, Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+    env.ok(&["token", "list"]);
+    env.create("b", &[]);
+    env.ok(&["token", "revoke", "a", "--yes"]);
+    assert_eq!(env.verify(&token, &[]).status.code(), Some(5));
+    env.ok(&["db", "check"]);
+    for entry in fs::read_dir(folder).unwrap() {
+        let entry = entry.unwrap();
+        assert_eq!(entry.metadata().unwrap().uid(), NOBODY, "{entry:?}");
+    }
+    assert_eq!(fs::metadata(&env.db).unwrap().uid(), NOBODY);
+}
