@@ -341,6 +341,7 @@ fn inspect(path: &Path) -> anyhow::Result<Found> {
 /// one planted by another user in a shared folder is refused, or our
 /// tokens would land in a file that user owns and can read.
 fn check_adoptable(path: &Path) -> anyhow::Result<()> {
+    // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
     let folder = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
@@ -464,4 +465,18 @@ fn from_json(text: &str) -> rusqlite::Result<Vec<String>> {
     serde_json::from_str(text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_escape_what_sqlite_would_read_as_uri_syntax() {
+        assert_eq!(path_uri(Path::new("/a/b.db"), false), "file:/a/b.db");
+        assert_eq!(
+            path_uri(Path::new("/x y/a?b#c%d.db"), true),
+            "file:/x%20y/a%3Fb%23c%25d.db?immutable=1"
+        );
+    }
 }
