@@ -28,6 +28,13 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// The store [default: <data dir>/tokenctl/tokens.db]
+    ///
+    /// A regular file that only its owner can read or write (otherwise exit
+    /// 1, and the hint gives the chmod to run). Only token create and
+    /// account add create a store: any other change to a missing store is
+    /// exit 1 naming the path, and a read of one says on stderr that there
+    /// is no store there yet. Reads work on a store in a folder that
+    /// cannot be written.
     #[arg(long, env = "TOKENCTL_DB", global = true, value_name = "PATH")]
     pub db: Option<PathBuf>,
 
@@ -157,6 +164,11 @@ pub enum DbCommand {
     /// file, or replay its -wal over the new one.
     Restore(RestoreArgs),
     /// Run SQLite's integrity check and tokenctl's schema checks; exit 1 if unhealthy
+    ///
+    /// The checks: SQLite's integrity_check, the schema version, every
+    /// token belonging to an account, every secret an argon2id hash within
+    /// verification's bounds (256 MiB, 10 passes, 4 lanes), every privilege
+    /// list valid, every token id 10 base62 characters.
     Check,
 }
 
@@ -229,7 +241,9 @@ pub enum TokenCommand {
     /// GLOB (the whole name, case-sensitive). One transaction, with one
     /// audit event per token. Asks on a terminal; without one it needs
     /// --yes (exit 6 otherwise); --dry-run and an empty selection never
-    /// ask. `token list` with the same filters shows the same tokens.
+    /// ask. `token list` with the same filters shows the same tokens. A
+    /// missing store is exit 1, with or without --dry-run, so a mistyped
+    /// --db shows.
     ///
     /// Cron: tokenctl token revoke-all --expired --yes
     RevokeAll(RevokeAllArgs),
@@ -245,7 +259,9 @@ pub enum TokenCommand {
     ///
     /// Exit 0 records Last Used and prints the account and token; exit 5
     /// prints the reason on stderr: malformed, unknown, revoked, disabled,
-    /// expired, suspended, ip or forbidden. A missing store is exit 1.
+    /// expired, suspended, ip or forbidden. A missing store is exit 1. A
+    /// stored hash asking for more argon2 work than 256 MiB, 10 passes or
+    /// 4 lanes never verifies (`db check` reports it).
     Verify(VerifyArgs),
 }
 

@@ -134,11 +134,33 @@ pub fn hash_secret(secret: &str) -> Result<String> {
         .map_err(|e| Error::runtime(format!("hashing the secret failed: {e}")))
 }
 
-/// Whether `secret` matches the stored PHC string. A malformed stored hash
-/// never matches.
+/// The most argon2 work a stored hash may ask for (README "Guarantees"):
+/// the parameters are read from the hash, and a hash planted with
+/// m = 4 GiB would make one unauthenticated request to `serve` take that
+/// much memory. The default (19 MiB, 2 passes, 1 lane) may be raised up
+/// to 256 MiB, 10 passes and 4 lanes.
+pub const MAX_MEMORY_KIB: u32 = 256 * 1024;
+pub const MAX_PASSES: u32 = 10;
+pub const MAX_LANES: u32 = 4;
+
+/// Whether `phc` is an argon2id PHC string within the bounds above.
+pub fn hash_is_usable(phc: &str) -> bool {
+    PasswordHash::new(phc).is_ok_and(|hash| usable(&hash))
+}
+
+fn usable(hash: &PasswordHash) -> bool {
+    hash.algorithm == Algorithm::Argon2id.ident()
+        && Params::try_from(hash).is_ok_and(|p| {
+            p.m_cost() <= MAX_MEMORY_KIB && p.t_cost() <= MAX_PASSES && p.p_cost() <= MAX_LANES
+        })
+}
+
+/// Whether `secret` matches the stored PHC string. A malformed stored hash,
+/// or one beyond the bounds above, never matches and runs no argon2.
 pub fn secret_matches(secret: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .is_ok_and(|hash| hasher().verify_password(secret.as_bytes(), &hash).is_ok())
+    PasswordHash::new(phc).is_ok_and(|hash| {
+        usable(&hash) && hasher().verify_password(secret.as_bytes(), &hash).is_ok()
+    })
 }
 
 /// Whether `text` holds a token's shape anywhere: `tct_` and at least 46
@@ -273,5 +295,34 @@ mod tests {
         let phc = cheap.hash_password(b"s3cret").unwrap().to_string();
         assert!(phc.contains("m=8,t=1,p=1"));
         assert!(secret_matches("s3cret", &phc));
+    }
+
+    fn phc_with(m: u32, t: u32, p: u32) -> String {
+        Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(m, t, p, None).unwrap(),
+        )
+        .hash_password(b"s3cret")
+        .unwrap()
+        .to_string()
+    }
+
+    #[test]
+    fn hashes_beyond_the_bounds_never_match() {
+        assert!(hash_is_usable(&hash_secret("s3cret").unwrap()));
+        for (m, t, p) in [(8, MAX_PASSES, 1), (64, 1, MAX_LANES)] {
+            let phc = phc_with(m, t, p);
+            assert!(hash_is_usable(&phc) && secret_matches("s3cret", &phc));
+        }
+        for (m, t, p) in [(8, MAX_PASSES + 1, 1), (64, 1, MAX_LANES + 1)] {
+            let phc = phc_with(m, t, p);
+            assert!(!hash_is_usable(&phc), "{phc}");
+            assert!(!secret_matches("s3cret", &phc), "{phc}");
+        }
+        let huge = phc_with(8, 1, 1).replace("m=8,", &format!("m={},", MAX_MEMORY_KIB + 1));
+        assert!(!hash_is_usable(&huge) && !secret_matches("s3cret", &huge));
+        let argon2i = phc_with(8, 1, 1).replace("$argon2id$", "$argon2i$");
+        assert!(!hash_is_usable(&argon2i));
     }
 }

@@ -10,7 +10,7 @@ use crate::cli::{AccountAddArgs, AccountArgs, AccountCommand, AccountEditArgs, O
 use crate::error::Error;
 use crate::model::Account;
 use crate::output;
-use crate::store::{self, Store, TokenQuery};
+use crate::store::{self, TokenQuery};
 use crate::values::{self, AclEdit};
 
 pub fn run(ctx: &Context, cmd: AccountCommand) -> Result<()> {
@@ -91,9 +91,12 @@ fn add(ctx: &Context, args: AccountAddArgs) -> Result<()> {
 }
 
 fn list(ctx: &Context) -> Result<()> {
-    let accounts = match ctx.open_existing()? {
+    let accounts = match ctx.open_read()? {
         Some(store) => store::list_accounts(store.conn())?,
-        None => Vec::new(),
+        None => {
+            ctx.msg.note(&ctx.no_store());
+            Vec::new()
+        }
     };
     match ctx.format() {
         OutputFormat::Table if accounts.is_empty() => ctx.msg.text("no accounts"),
@@ -152,16 +155,14 @@ fn print_account(ctx: &Context, account: &Account, tokens: i64) -> Result<()> {
     Ok(())
 }
 
-fn existing_store(ctx: &Context, name: &str) -> Result<Store> {
-    Ok(ctx.open_existing()?.ok_or_else(|| no_such_account(name))?)
-}
-
 fn find(conn: &Connection, name: &str) -> Result<Account> {
     Ok(store::find_account(conn, name)?.ok_or_else(|| no_such_account(name))?)
 }
 
 fn show(ctx: &Context, args: AccountArgs) -> Result<()> {
-    let store = existing_store(ctx, &args.name)?;
+    let store = ctx
+        .open_read()?
+        .ok_or_else(|| no_such_account(&args.name).with_hint(ctx.no_store()))?;
     let account = find(store.conn(), &args.name)?;
     let tokens = store::live_token_count(store.conn(), account.id)?;
     print_account(ctx, &account, tokens)
@@ -178,7 +179,7 @@ fn edit(ctx: &Context, args: AccountEditArgs) -> Result<()> {
         values::account_name(name)?;
     }
 
-    let mut store = existing_store(ctx, &args.name)?;
+    let mut store = ctx.open_to_change()?;
     let (account, tokens) = store.write(|tx| {
         let mut account = find(tx, &args.name)?;
         let mut changes = Vec::new();
@@ -214,7 +215,7 @@ fn edit(ctx: &Context, args: AccountEditArgs) -> Result<()> {
 }
 
 fn set_suspended(ctx: &Context, args: AccountArgs, suspended: bool) -> Result<()> {
-    let mut store = existing_store(ctx, &args.name)?;
+    let mut store = ctx.open_to_change()?;
     let (account, tokens) = store.write(|tx| {
         let mut account = find(tx, &args.name)?;
         // Suspending a suspended account changes nothing and records nothing.
@@ -240,7 +241,7 @@ struct DeletedView {
 }
 
 fn delete(ctx: &Context, args: AccountArgs) -> Result<()> {
-    let mut store = existing_store(ctx, &args.name)?;
+    let mut store = ctx.open_to_change()?;
     let account = find(store.conn(), &args.name)?;
     let live = store::live_token_count(store.conn(), account.id)?;
     ctx.confirm(&format!(

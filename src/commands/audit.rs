@@ -43,9 +43,14 @@ pub fn run(ctx: &Context, args: AuditArgs) -> Result<()> {
         .as_deref()
         .map(|s| values::since(s, ctx.now_utc()))
         .transpose()?;
-    let events = match ctx.open_existing()? {
-        None if args.token.is_some() => return Err(no_such_token(ctx, &args).into()),
-        None => Vec::new(),
+    let events = match ctx.open_read()? {
+        None if args.token.is_some() => {
+            return Err(no_such_token(ctx, &args).with_hint(ctx.no_store()).into());
+        }
+        None => {
+            ctx.msg.note(&ctx.no_store());
+            Vec::new()
+        }
         Some(store) => {
             let conn = store.conn();
             let account = match args.all_accounts {

@@ -1,7 +1,7 @@
 //! `tokenctl db backup|restore|check`.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 use serde::Serialize;
@@ -10,7 +10,7 @@ use super::Context;
 use crate::cli::{BackupArgs, DbCommand, OutputFormat, RestoreArgs};
 use crate::error::Error;
 use crate::output;
-use crate::store::{BackupFile, Store};
+use crate::store::{BackupFile, Scratch, Store};
 
 pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
     match cmd {
@@ -21,7 +21,7 @@ pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
 }
 
 fn existing(ctx: &Context) -> Result<Store> {
-    Ok(ctx.open_existing()?.ok_or_else(|| {
+    Ok(Store::open_read(&ctx.db)?.ok_or_else(|| {
         Error::runtime(format!("no store at {}", ctx.db.display()))
             .with_hint("point --db (or TOKENCTL_DB) at the store")
     })?)
@@ -42,15 +42,17 @@ fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
                 .into(),
         );
     }
-    // Written beside the target and renamed into place: a failed backup
-    // never leaves a partial file under the name asked for.
-    let partial = partial_path(&dest);
-    let _ = fs::remove_file(&partial);
-    let written = store
-        .backup_to(&partial)
-        .and_then(|()| Ok(fs::rename(&partial, &dest)?));
+    // Written in a folder of our own beside the target and renamed into
+    // place: a failed backup never leaves a partial file under the name
+    // asked for, and in a shared folder no one else can swap the file
+    // being written for a link of theirs.
+    let written = Scratch::new(&dest, "partial")
+        .map_err(anyhow::Error::from)
+        .and_then(|partial| {
+            store.backup_to(&partial.file)?;
+            Ok(fs::rename(&partial.file, &dest)?)
+        });
     if let Err(e) = written {
-        let _ = fs::remove_file(&partial);
         return Err(
             Error::runtime(format!("cannot write the backup {}: {e:#}", dest.display())).into(),
         );
@@ -109,14 +111,6 @@ fn same_file(a: &Path, b: &Path) -> bool {
         (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
         _ => false,
     }
-}
-
-fn partial_path(dest: &Path) -> PathBuf {
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    dest.with_file_name(format!(".{name}.partial-{}", std::process::id()))
 }
 
 #[derive(Serialize)]

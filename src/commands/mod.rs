@@ -88,6 +88,31 @@ impl Context {
         Store::open_existing(&self.db)
     }
 
+    /// The store for a command that only reads it (a store in a folder we
+    /// cannot write can still be read). `None` when there is none yet: a
+    /// read shows nothing, and says so with `no_store`.
+    pub fn open_read(&self) -> Result<Option<Store>> {
+        Store::open_read(&self.db)
+    }
+
+    /// Which path has no store yet, so that a newcomer's first read and a
+    /// mistyped --db both show: a note on stderr for an empty result, or
+    /// the hint of a "not found" error.
+    pub fn no_store(&self) -> String {
+        format!("no store at {} yet", self.db.display())
+    }
+
+    /// The store for a command that changes tokens or accounts but cannot
+    /// create them: a missing store is an error naming the path (only
+    /// `token create` and `account add` create a store).
+    pub fn open_to_change(&self) -> Result<Store> {
+        Ok(self.open_existing()?.ok_or_else(|| {
+            Error::runtime(format!("no store at {}", self.db.display())).with_hint(
+                "check --db (or TOKENCTL_DB); a store is created by token create or account add",
+            )
+        })?)
+    }
+
     pub fn open_or_create(&self) -> Result<Store> {
         Store::open_or_create(&self.db)
     }

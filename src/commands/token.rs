@@ -206,11 +206,14 @@ fn list(ctx: &Context, args: ListArgs) -> Result<()> {
     if let Some(text) = &args.search {
         values::search(text)?;
     }
-    let store = ctx.open_existing()?;
+    let store = ctx.open_read()?;
     let account = match &store {
         Some(store) => selection_account(ctx, store.conn(), &args.selection)?,
         None => Err(()),
     };
+    if store.is_none() {
+        ctx.msg.note(&ctx.no_store());
+    }
     let (Some(store), Ok(account)) = (store, account) else {
         // No store, or one that has never had an account: nothing to list.
         return print_tokens(ctx, &[], args.selection.all_accounts);
@@ -279,7 +282,7 @@ fn print_token(ctx: &Context, t: &Token) -> Result<()> {
 }
 
 fn show(ctx: &Context, args: ShowArgs) -> Result<()> {
-    let store = ctx.open_existing()?;
+    let store = ctx.open_read()?;
     let t = match &store {
         Some(store) => match ctx.read_account(store.conn())? {
             Some(account) => store::resolve_token(store.conn(), account.id, &args.token)?,
@@ -287,7 +290,10 @@ fn show(ctx: &Context, args: ShowArgs) -> Result<()> {
         },
         None => None,
     };
-    let t = t.ok_or_else(|| token_not_found(ctx, &args.token))?;
+    let t = t.ok_or_else(|| match store {
+        Some(_) => token_not_found(ctx, &args.token),
+        None => token_not_found(ctx, &args.token).with_hint(ctx.no_store()),
+    })?;
     print_token(ctx, &t)
 }
 
@@ -317,7 +323,7 @@ fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
         false => None,
     };
 
-    let mut store = existing_store_or_not_found(ctx, &args.token)?;
+    let mut store = ctx.open_to_change()?;
     let updated = ctx.write_as_account(&mut store, |tx, account| {
         let old = resolve_live(ctx, tx, account, &args.token, "edited")?;
         let mut t = old.clone();
@@ -419,7 +425,7 @@ impl Change {
 /// already in the wanted state is left alone, with no audit event.
 fn change_tokens(ctx: &Context, names: &[String], change: Change) -> Result<()> {
     let first = names.first().map(String::as_str).unwrap_or_default();
-    let mut store = existing_store_or_not_found(ctx, first)?;
+    let mut store = ctx.open_to_change()?;
 
     // Resolve every name before asking anything.
     let account = ctx
@@ -504,7 +510,7 @@ fn rotate(ctx: &Context, args: RotateArgs) -> Result<()> {
     let new = token::generate()?;
     let secret_hash = token::hash_secret(&new.secret)?;
 
-    let mut store = existing_store_or_not_found(ctx, &args.token)?;
+    let mut store = ctx.open_to_change()?;
     let rotated = ctx.write_as_account(&mut store, |tx, account| {
         // A new secret is a new credential: not for a suspended account.
         if account.suspended {
@@ -536,14 +542,7 @@ fn rotate(ctx: &Context, args: RotateArgs) -> Result<()> {
 
 fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
     let glob = parse_glob(&args.selection)?;
-    let Some(mut store) = ctx.open_existing()? else {
-        return print_revoked(
-            ctx,
-            &[],
-            args.dry_run.then_some(&[][..]),
-            args.selection.all_accounts,
-        );
-    };
+    let mut store = ctx.open_to_change()?;
     let account = match selection_account(ctx, store.conn(), &args.selection)? {
         Ok(account) => account,
         Err(()) => {
@@ -674,7 +673,7 @@ fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
     let wanted = values::normalize_acls(values::privileges(&args.acl)?);
     let ip = args.ip.as_deref().map(values::address).transpose()?;
     // A missing store is a failure of the setup, whatever the input.
-    let mut store = ctx.open_existing()?.ok_or_else(|| {
+    let store = Store::open_read(&ctx.db)?.ok_or_else(|| {
         Error::runtime(format!("no store at {}", ctx.db.display()))
             .with_hint("create a token first, or point --db (or TOKENCTL_DB) at the store")
     })?;
@@ -690,9 +689,11 @@ fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
             if let Ok((t, _)) = &checked
                 && (t.last_used_at != Some(ctx.now) || t.last_used_ip != ip)
             {
-                // The answer does not depend on recording Last Used.
-                let recorded =
-                    store.write(|tx| Ok(store::record_use(tx, &t.id, ctx.now, ip.as_deref())?));
+                // The answer does not depend on recording Last Used, which
+                // a store we can only read does not allow.
+                let recorded = ctx.open_to_change().and_then(|mut store| {
+                    store.write(|tx| Ok(store::record_use(tx, &t.id, ctx.now, ip.as_deref())?))
+                });
                 if let Err(e) = recorded {
                     ctx.msg.warn(&format!("could not record Last Used: {e:#}"));
                 }
@@ -820,11 +821,6 @@ fn revoked_conflict(t: &Token, verb: &str) -> Error {
         t.name, t.id
     ))
     .with_hint("create a new token instead")
-}
-
-fn existing_store_or_not_found(ctx: &Context, name: &str) -> Result<Store> {
-    ctx.open_existing()?
-        .ok_or_else(|| token_not_found(ctx, name).into())
 }
 
 fn token_not_found(ctx: &Context, name: &str) -> Error {

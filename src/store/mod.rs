@@ -6,17 +6,19 @@ mod events;
 mod maintenance;
 mod restore;
 mod schema;
+mod scratch;
 mod tokens;
 
 pub use accounts::*;
 pub use events::*;
 pub use maintenance::Check;
 pub use restore::BackupFile;
+pub use scratch::Scratch;
 pub use tokens::*;
 
-use std::fs::{self, DirBuilder, OpenOptions};
-use std::io::{self, Read};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::fs::{self, DirBuilder};
+use std::io;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -25,7 +27,6 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::error::Error;
 
-const SQLITE_HEADER: &[u8; 16] = b"SQLite format 3\0";
 /// How long a command waits for another process's write to finish.
 pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -37,9 +38,10 @@ pub struct Store {
 /// What is at the store's path before we open it.
 enum Found {
     Nothing,
-    /// A file with no schema yet (zero bytes, or an empty SQLite database).
+    /// A file of zero bytes: no schema yet.
     Empty,
-    Store,
+    /// A file with content, a store if SQLite says so (`check_identity`).
+    File,
 }
 
 impl Store {
@@ -49,7 +51,7 @@ impl Store {
         match inspect(path)? {
             // An empty file is not a store yet, and opening it would write.
             Found::Nothing | Found::Empty => return Ok(None),
-            Found::Store => {}
+            Found::File => {}
         }
         let store = Store::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         if store.schema_version()? == 0 {
@@ -65,11 +67,59 @@ impl Store {
         Store::connect(&self.path, OpenFlags::SQLITE_OPEN_READ_WRITE)
     }
 
+    /// Opens an existing store to read it, without ever creating it or
+    /// writing to it; `Ok(None)` when there is no store at `path` yet.
+    /// Works on a store the caller can read in a folder it cannot write
+    /// (README "Guarantees").
+    pub fn open_read(path: &Path) -> anyhow::Result<Option<Store>> {
+        match inspect(path)? {
+            Found::Nothing | Found::Empty => return Ok(None),
+            Found::File => {}
+        }
+        // Opened as for a write, though nothing is written: on close the
+        // last connection checkpoints and removes the -wal and -shm, as
+        // every other command does.
+        let store = match Store::connect_read(path, false) {
+            // WAL needs the -shm beside the store even to read, and SQLite
+            // cannot create it in a folder we cannot write. With no -wal
+            // the file holds every committed change, so it can be read as
+            // it is (SQLite's immutable mode): a writer could only be
+            // someone who can write the folder, and would need a -wal.
+            Err(e) if no_side_files(path) => Store::connect_read(path, true).map_err(|_| e)?,
+            other => other?,
+        };
+        if store.schema_version()? == 0 {
+            return Ok(None);
+        }
+        Ok(Some(store))
+    }
+
+    fn connect_read(path: &Path, immutable: bool) -> anyhow::Result<Store> {
+        let access = match immutable {
+            true => OpenFlags::SQLITE_OPEN_READ_ONLY,
+            false => OpenFlags::SQLITE_OPEN_READ_WRITE,
+        };
+        let flags = access | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path_uri(path, immutable), flags)
+            .with_context(|| format!("cannot open the store {}", path.display()))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.check_identity()?;
+        check_private(path)?;
+        store.conn.pragma_update(None, "cache_size", -65_536)?;
+        Ok(store)
+    }
+
     /// Opens the store, creating it (folder 0700, file 0600) and bringing
     /// its schema up to date as needed.
     pub fn open_or_create(path: &Path) -> anyhow::Result<Store> {
-        if let Found::Nothing = inspect(path)? {
-            create_store(path)?;
+        match inspect(path)? {
+            Found::Nothing => create_store(path)?,
+            Found::Empty => check_adoptable(path)?,
+            Found::File => {}
         }
         let mut store = Store::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         store.migrate()?;
@@ -86,6 +136,7 @@ impl Store {
             path: path.to_path_buf(),
         };
         store.check_identity()?;
+        check_private(path)?;
         // WAL lets readers (verify, list) run while a writer commits;
         // synchronous=FULL makes a committed revoke survive a power cut.
         store
@@ -205,7 +256,47 @@ pub fn default_path() -> Result<PathBuf, Error> {
     Ok(dirs.data_dir().join("tokenctl").join("tokens.db"))
 }
 
-/// Looks at `path` without modifying it.
+/// `path` as a SQLite URI (`file:` and the path, percent-encoded), with
+/// `immutable=1` when asked: no locks and no side files.
+fn path_uri(path: &Path, immutable: bool) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut uri = String::from("file:");
+    for &b in path.as_os_str().as_bytes() {
+        if b.is_ascii_alphanumeric() || b"/-_.~".contains(&b) {
+            uri.push(b as char);
+        } else {
+            uri.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if immutable {
+        uri.push_str("?immutable=1");
+    }
+    uri
+}
+
+/// Whether SQLite cannot make the -shm and -wal it needs beside `path`
+/// (a folder we cannot write), and there is no -wal there.
+fn no_side_files(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let folder = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let Ok(folder) = std::ffi::CString::new(folder.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: access(2) with a valid NUL-terminated path.
+    let writable = unsafe { libc::access(folder.as_ptr(), libc::W_OK) } == 0;
+    let wal = PathBuf::from(format!("{}-wal", path.display()));
+    !writable && fs::symlink_metadata(wal).is_err()
+}
+
+/// Looks at `path` without modifying it, and without opening it: POSIX
+/// locks belong to the process, so closing any descriptor on the store
+/// drops the locks of every SQLite connection this process has open on it
+/// (`serve` keeps some), and another program then takes the store for
+/// unused and deletes its `-wal` under them. Only SQLite opens the store;
+/// what is inside is checked through it (`Store::check_identity`).
 fn inspect(path: &Path) -> anyhow::Result<Found> {
     let meta = match fs::metadata(path) {
         Ok(meta) => meta,
@@ -238,17 +329,63 @@ fn inspect(path: &Path) -> anyhow::Result<Found> {
                 .into(),
         );
     }
-    let mut header = Vec::with_capacity(16);
-    fs::File::open(path)
-        .and_then(|f| f.take(16).read_to_end(&mut header))
-        .map_err(|e| Error::runtime(format!("cannot read the store {}: {e}", path.display())))?;
-    if header.is_empty() {
+    // A FIFO or a device would block or misbehave on open.
+    if !meta.is_file() {
+        return Err(Error::runtime(format!(
+            "the store path {} is not a regular file",
+            path.display()
+        ))
+        .with_hint("point --db (or TOKENCTL_DB) at a store file, or at a new path")
+        .into());
+    }
+    if meta.len() == 0 {
         return Ok(Found::Empty);
     }
-    if header != SQLITE_HEADER {
-        return Err(not_a_store(path).into());
+    Ok(Found::File)
+}
+
+/// An empty file becomes a new store only when no one else can have put
+/// it there: it is ours (effective uid), 0600, in a folder no one else can
+/// write. A first `token create` killed half-way may leave such a file;
+/// one planted by another user in a shared folder is refused, or our
+/// tokens would land in a file that user owns and can read.
+fn check_adoptable(path: &Path) -> anyhow::Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    let folder = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let ours = |meta: &fs::Metadata| meta.uid() == euid || meta.uid() == 0;
+    let adoptable = fs::metadata(path).is_ok_and(|m| m.uid() == euid && m.mode() & 0o7777 == 0o600)
+        && fs::metadata(folder).is_ok_and(|m| ours(&m) && m.mode() & 0o022 == 0);
+    if adoptable {
+        return Ok(());
     }
-    Ok(Found::Store)
+    Err(Error::runtime(format!(
+        "refusing the empty file {} as a new store: it is not yours with mode 0600 in a folder only you can write",
+        path.display()
+    ))
+    .with_hint("remove it, or point --db (or TOKENCTL_DB) at a new path in a private folder")
+    .into())
+}
+
+/// Refuses a store that other users can read or write: its hashes and
+/// audit trail are for its owner only (README "Guarantees").
+fn check_private(path: &Path) -> anyhow::Result<()> {
+    let mode = fs::metadata(path)
+        .map_err(|e| Error::runtime(format!("cannot read the store {}: {e}", path.display())))?
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(Error::runtime(format!(
+            "the store {} can be read or written by other users (mode {:04o})",
+            path.display(),
+            mode & 0o7777
+        ))
+        .with_hint(format!("chmod 600 {}", path.display()))
+        .into());
+    }
+    Ok(())
 }
 
 /// Creates a store at `path` (file 0600, missing folders 0700) that
@@ -266,39 +403,24 @@ fn create_store(path: &Path) -> anyhow::Result<()> {
                 Error::runtime(format!("cannot create the folder {}: {e}", dir.display()))
             })?;
     }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    let new = path.with_file_name(format!(
-        ".{}.new-{}",
-        name.unwrap_or_default(),
-        std::process::id()
-    ));
     let cannot = |e: &dyn std::fmt::Display| {
         Error::runtime(format!("cannot create the store {}: {e}", path.display()))
     };
-    let _ = fs::remove_file(&new);
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&new)
-        .map_err(|e| cannot(&e))?;
-    let built = Store::connect(&new, OpenFlags::SQLITE_OPEN_READ_WRITE).and_then(|mut store| {
+    let scratch = Scratch::new(path, "new").map_err(|e| cannot(&e))?;
+    let new = &scratch.file;
+    let built = Store::connect(new, OpenFlags::SQLITE_OPEN_READ_WRITE).and_then(|mut store| {
         store.migrate()?;
         // Closing checkpoints the WAL into the file and removes it.
         store.conn.close().map_err(|(_, e)| anyhow::Error::new(e))
     });
-    let linked = built.and_then(|()| match fs::hard_link(&new, path) {
+    built.and_then(|()| match fs::hard_link(new, path) {
         Ok(()) => Ok(()),
         // Another process's store got there first: use that one.
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         // A filesystem without hard links: a rename, unless one appeared.
-        Err(_) if !path.exists() => fs::rename(&new, path).map_err(|e| cannot(&e).into()),
+        Err(_) if !path.exists() => fs::rename(new, path).map_err(|e| cannot(&e).into()),
         Err(_) => Ok(()),
-    });
-    for leftover in ["", "-wal", "-shm"] {
-        let _ = fs::remove_file(format!("{}{leftover}", new.display()));
-    }
-    linked
+    })
 }
 
 fn not_a_store(path: &Path) -> Error {
@@ -352,4 +474,18 @@ fn from_json(text: &str) -> rusqlite::Result<Vec<String>> {
     serde_json::from_str(text).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_escape_what_sqlite_would_read_as_uri_syntax() {
+        assert_eq!(path_uri(Path::new("/a/b.db"), false), "file:/a/b.db");
+        assert_eq!(
+            path_uri(Path::new("/x y/a?b#c%d.db"), true),
+            "file:/x%20y/a%3Fb%23c%25d.db?immutable=1"
+        );
+    }
 }

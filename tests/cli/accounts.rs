@@ -113,13 +113,19 @@ fn any_user_of_the_store_administers_accounts() {
 #[test]
 fn unknown_accounts_are_not_found() {
     let env = TestEnv::new();
+    // No store yet: a read finds nothing; a change is an error naming the
+    // path (a mistyped --db must show).
+    env.fails(&["account", "show", "nobody"], 3);
+    for cmd in ["suspend", "unsuspend", "delete"] {
+        env.fails(&["account", cmd, "nobody", "--yes"], 1);
+    }
+    env.fails(&["account", "edit", "nobody", "--add-acl", "x"], 1);
+    assert!(!env.db.exists());
+    env.ok(&["account", "add", "bob", "--acl", "read"]);
     for cmd in ["show", "suspend", "unsuspend", "delete"] {
         env.fails(&["account", cmd, "nobody", "--yes"], 3);
     }
     env.fails(&["account", "edit", "nobody", "--add-acl", "x"], 3);
-    assert!(!env.db.exists());
-    env.ok(&["account", "add", "bob", "--acl", "read"]);
-    env.fails(&["account", "show", "nobody"], 3);
 }
 
 #[test]

@@ -26,4 +26,5 @@ mod serve_attacks;
 mod serve_nginx;
 mod show_edit;
 mod store;
+mod store_hardening;
 mod verify;

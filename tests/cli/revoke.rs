@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::TestEnv;
+use crate::common::{TestEnv, path_str};
 use crate::fixtures::{add_account, id_by_name, now, set, set_token};
 
 const DAY: i64 = 86_400;
@@ -359,9 +359,11 @@ fn revoke_by_name_takes_that_token_even_if_another_is_named_like_its_id() {
 }
 
 #[test]
-fn revoke_on_a_missing_store_is_not_found_and_creates_nothing() {
+fn revoke_on_a_missing_store_is_an_error_and_creates_nothing() {
     let env = TestEnv::new();
-    env.fails(&["token", "revoke", "a", "--yes"], 3);
+    // Exit 1 naming the path, not 3: a mistyped --db must show.
+    let err = env.fails(&["token", "revoke", "a", "--yes"], 1);
+    assert!(err.contains(path_str(&env.db)), "{err}");
     assert!(!env.db.exists());
     assert!(!env.db.parent().unwrap().exists());
 }
@@ -774,16 +776,18 @@ fn revoke_all_without_yes_off_a_terminal_is_refused() {
 }
 
 #[test]
-fn revoke_all_on_a_missing_store_takes_nothing_and_creates_nothing() {
+fn revoke_all_on_a_missing_store_is_an_error_and_creates_nothing() {
     let env = TestEnv::new();
-    assert_eq!(
-        env.ok(&["token", "revoke-all", "--yes"]),
-        "revoked 0 tokens\n"
-    );
-    assert_eq!(
-        env.json(&["token", "revoke-all"]),
-        json!({"revoked": 0, "tokens": []})
-    );
+    // A cron job with a mistyped --db must notice: exit 1 naming the
+    // path, not "revoked 0 tokens".
+    for args in [
+        &["token", "revoke-all", "--yes"][..],
+        &["token", "revoke-all", "--dry-run"],
+        &["token", "revoke-all", "-o", "json"],
+    ] {
+        let err = env.fails(args, 1);
+        assert!(err.contains(path_str(&env.db)), "{args:?}: {err}");
+    }
     assert!(!env.db.exists());
     assert!(!env.db.parent().unwrap().exists());
 }

@@ -434,9 +434,11 @@ fn edit_not_found_is_exit_3() {
 }
 
 #[test]
-fn edit_on_a_missing_store_is_exit_3_and_creates_nothing() {
+fn edit_on_a_missing_store_is_exit_1_and_creates_nothing() {
     let env = TestEnv::new();
-    env.fails(&["token", "edit", "t", "--note", "x"], 3);
+    // Exit 1 naming the path, not 3: a mistyped --db must show.
+    let err = env.fails(&["token", "edit", "t", "--note", "x"], 1);
+    assert!(err.contains(env.db.to_str().unwrap()), "{err}");
     assert_no_store(&env);
 }
 
