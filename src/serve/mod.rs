@@ -3,7 +3,9 @@
 //! `forwardAuth`) or any service, on the same store.
 
 mod client_ip;
+mod connections;
 mod credentials;
+mod fragments;
 mod last_used;
 mod metrics;
 mod verifier;
@@ -23,8 +25,6 @@ use hyper::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use ipnet::IpNet;
 use tower::ServiceExt;
 
@@ -32,12 +32,11 @@ use crate::error::Error;
 use crate::output;
 use crate::store::Store;
 use crate::values;
+use connections::Connections;
 use verifier::{Outcome, Verifier};
 
 /// How long requests in flight may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// How long a client may take to send a request's headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Config {
     pub db: PathBuf,
@@ -105,13 +104,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         })
     };
     // Connections are accepted here rather than by axum::serve, so that
-    // hyper gets a timer: a client that sends its headers too slowly is
-    // cut off after HEADER_TIMEOUT instead of holding a connection open.
+    // each is watched: closed when silent or idle too long, or to make
+    // room beyond the cap (connections.rs).
     let mut http = Builder::new(TokioExecutor::new());
+    // connections.rs times requests out; hyper's header timeout would also
+    // cut idle keep-alive connections (its default is 30 s).
     http.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT);
-    let connections = GracefulShutdown::new();
+        .header_read_timeout(None);
+    http.http2().timer(TokioTimer::new());
+    let http = Arc::new(http);
+    let connections = Arc::new(Connections::new(connections::cap_from_rlimit()));
     let signal = shutdown_signal();
     tokio::pin!(signal);
     loop {
@@ -125,27 +128,55 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                         continue;
                     }
                 };
-                let service = router.clone().map_request(move |mut req: Request<Incoming>| {
-                    req.extensions_mut().insert(ConnectInfo(peer));
-                    req
+                // Every connection busy with a request: this one waits no
+                // better in a queue than being refused.
+                let Some(admitted) = connections.admit() else {
+                    drop(stream);
+                    continue;
+                };
+                let slot = admitted.slot.clone();
+                let router = router.clone();
+                let (stream, heads) = fragments::Watched::new(stream);
+                let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                    let in_flight = slot.begin();
+                    let fragment = req.version() < axum::http::Version::HTTP_2
+                        && heads.lock().unwrap_or_else(|e| e.into_inner()).next_had_fragment();
+                    let router = router.clone();
+                    async move {
+                        let _in_flight = in_flight;
+                        if let Some(refusal) = refuse_malformed(&req, fragment) {
+                            return Ok::<_, std::convert::Infallible>(refusal);
+                        }
+                        // Bytes after a body are not followed by `heads`:
+                        // no further request on this connection.
+                        let has_body = !hyper::body::Body::is_end_stream(req.body());
+                        req.extensions_mut().insert(ConnectInfo(peer));
+                        let mut response = router.oneshot(req).await?;
+                        if has_body {
+                            response
+                                .headers_mut()
+                                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                        }
+                        Ok(response)
+                    }
                 });
-                let connection = http
-                    .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
-                    .into_owned();
-                let connection = connections.watch(connection);
+                let http = http.clone();
+                let connections = connections.clone();
                 tokio::spawn(async move {
-                    let _ = connection.await;
+                    let connection = http.serve_connection(TokioIo::new(stream), service);
+                    connections.drive(admitted, connection).await;
                 });
             }
             () = &mut signal => break,
         }
     }
-    // On SIGTERM/SIGINT: stop accepting and let requests in flight finish,
-    // but no longer than SHUTDOWN_GRACE: a stalled client must not keep
-    // the server (and its unwritten Last Used times) from stopping.
+    // On SIGTERM/SIGINT/SIGHUP: stop accepting, close idle connections and
+    // let requests in flight finish, but no longer than SHUTDOWN_GRACE: a
+    // stalled client must not keep the server (and its unwritten Last Used
+    // times) from stopping.
     drop(listener);
     tokio::select! {
-        () = connections.shutdown() => {}
+        () = connections.stop() => {}
         () = tokio::time::sleep(SHUTDOWN_GRACE) => eprintln!(
             "warning: connections still open {} s after the signal; stopping anyway",
             SHUTDOWN_GRACE.as_secs()
@@ -159,9 +190,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// SIGTERM, SIGINT or SIGHUP. A hangup (the terminal or SSH session that
+/// started serve going away) stops it the same graceful way, rather than
+/// killing it with Last Used times unwritten.
 async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let on = |kind: SignalKind| async move {
+        match signal(kind) {
             Ok(mut signal) => {
                 signal.recv().await;
             }
@@ -169,9 +204,24 @@ async fn shutdown_signal() {
         }
     };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate => {}
+        () = on(SignalKind::terminate()) => {}
+        () = on(SignalKind::interrupt()) => {}
+        () = on(SignalKind::hangup()) => {}
     }
+}
+
+/// A 400 for a request no route should see: HTTP/1.1 without exactly one
+/// `Host` (RFC 9112, section 3.2), or a request target with a fragment,
+/// which hyper would drop unseen (fragments.rs).
+fn refuse_malformed<B>(req: &Request<B>, fragment: bool) -> Option<Response> {
+    let hosts = req.headers().get_all(header::HOST).iter().count();
+    let malformed = fragment
+        || match req.version() {
+            axum::http::Version::HTTP_11 => hosts != 1,
+            axum::http::Version::HTTP_10 | axum::http::Version::HTTP_09 => hosts > 1,
+            _ => false,
+        };
+    malformed.then(|| (StatusCode::BAD_REQUEST, "bad request\n").into_response())
 }
 
 async fn verify(
@@ -269,12 +319,16 @@ fn status_of(outcome: Option<&Outcome>) -> StatusCode {
 }
 
 /// `?acl=deploy&acl=read` or `?acl=deploy,read`; `None` when a value is
-/// not a privilege.
+/// not a privilege or a key is not `acl`: a misspelt `?ACL=admin` must not
+/// pass as "no privilege required".
 fn wanted_privileges(query: Option<&str>) -> Option<Vec<String>> {
-    let values: Vec<String> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .filter(|(key, _)| key == "acl")
-        .map(|(_, value)| value.into_owned())
-        .collect();
+    let mut values = Vec::new();
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if key != "acl" {
+            return None;
+        }
+        values.push(value.into_owned());
+    }
     values::privileges(&values).ok().map(values::normalize_acls)
 }
 
