@@ -20,6 +20,7 @@ mod revoke;
 mod secrets;
 mod secrets_more;
 mod serve;
+mod serve_caddy;
 mod serve_http;
 mod serve_nginx;
 mod show_edit;
