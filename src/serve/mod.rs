@@ -136,28 +136,36 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 };
                 let slot = admitted.slot.clone();
                 let router = router.clone();
+                let app = app.clone();
                 let (stream, heads) = fragments::Watched::new(stream);
                 let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                     let in_flight = slot.begin();
-                    let fragment = req.version() < axum::http::Version::HTTP_2
-                        && heads.lock().unwrap_or_else(|e| e.into_inner()).next_had_fragment();
+                    let http1 = req.version() < axum::http::Version::HTTP_2;
+                    let fragment =
+                        http1 && heads.lock().unwrap_or_else(|e| e.into_inner()).next_had_fragment();
                     let router = router.clone();
+                    let app = app.clone();
                     async move {
                         let _in_flight = in_flight;
-                        if let Some(refusal) = refuse_malformed(&req, fragment) {
-                            return Ok::<_, std::convert::Infallible>(refusal);
-                        }
                         // Bytes after a body are not followed by `heads`:
                         // no further request on this connection.
-                        let has_body = !hyper::body::Body::is_end_stream(req.body());
-                        req.extensions_mut().insert(ConnectInfo(peer));
-                        let mut response = router.oneshot(req).await?;
-                        if has_body {
+                        let close = http1 && !hyper::body::Body::is_end_stream(req.body());
+                        let mut response = match refuse_malformed(&req, fragment) {
+                            Some(refusal) => {
+                                log_refusal(&app, peer, &req);
+                                refusal
+                            }
+                            None => {
+                                req.extensions_mut().insert(ConnectInfo(peer));
+                                router.oneshot(req).await?
+                            }
+                        };
+                        if close {
                             response
                                 .headers_mut()
                                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
                         }
-                        Ok(response)
+                        Ok::<_, std::convert::Infallible>(response)
                     }
                 });
                 let http = http.clone();
@@ -262,19 +270,15 @@ async fn verify(
         Some(Outcome::Valid(t)) => format!(" account={} token={} id={}", t.account, t.name, t.id),
         _ => String::new(),
     };
-    // Formatted first and written with one
-    // write(2). `eprintln!` on the unbuffered stderr made a system call for
-    // each piece of the format, about ten per request. Still unbuffered:
-    // each line is out before the answer, and none is lost at a crash.
-    let line = format!(
-        "{} {} {method} {} {} {label}{who} {}us\n",
-        output::utc(now),
-        ip.map_or("-".into(), |ip| ip.to_string()),
-        uri.path(),
+    log_request(
+        now,
+        ip,
+        &method,
+        &uri,
         status_of(outcome.as_ref()).as_u16(),
-        started.elapsed().as_micros()
+        &format!("{label}{who}"),
+        started,
     );
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 
     match outcome {
         None => (StatusCode::BAD_REQUEST, "bad request\n").into_response(),
@@ -306,6 +310,49 @@ async fn verify(
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable\n").into_response()
         }
     }
+}
+
+/// A request to /verify refused before its route is logged and counted
+/// like any other.
+fn log_refusal<B>(app: &App, peer: SocketAddr, req: &Request<B>) {
+    if req.uri().path() == "/verify" {
+        app.verifier.metrics.count("bad-request");
+        let now = chrono::Utc::now().timestamp();
+        let (method, uri) = (req.method(), req.uri());
+        log_request(
+            now,
+            Some(peer.ip()),
+            method,
+            uri,
+            400,
+            "bad-request",
+            Instant::now(),
+        );
+    }
+}
+
+/// The log line of one request to /verify: never the token.
+fn log_request(
+    at: i64,
+    ip: Option<std::net::IpAddr>,
+    method: &Method,
+    uri: &Uri,
+    status: u16,
+    result: &str,
+    started: Instant,
+) {
+    // Formatted first and written with one
+    // write(2). `eprintln!` on the unbuffered stderr made a system call for
+    // each piece of the format, about ten per request. Still unbuffered:
+    // each line is out before the answer, and none is lost at a crash.
+    let line = format!(
+        "{} {} {method} {} {status} {result} {}us\n",
+        output::utc(at),
+        ip.map_or("-".into(), |ip| ip.to_string()),
+        uri.path(),
+        started.elapsed().as_micros()
+    );
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 fn status_of(outcome: Option<&Outcome>) -> StatusCode {

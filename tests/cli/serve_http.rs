@@ -238,6 +238,22 @@ fn http_1_1_without_exactly_one_host_is_400() {
     assert_eq!(r.status, 200, "{r:?}");
     let r = raw(server.addr, &format!("GET /verify HTTP/1.0\r\n{auth}\r\n"));
     assert_eq!(r.status, 200, "{r:?}");
+    // Logged, one line each, like any other request to /verify.
+    let statuses: Vec<String> = server
+        .wait_request_lines(4)
+        .iter()
+        .map(|l| {
+            l.split_whitespace()
+                .skip(4)
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        ["400 bad-request", "400 bad-request", "200 ok", "200 ok"]
+    );
 }
 
 #[test]
