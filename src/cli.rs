@@ -111,14 +111,24 @@ pub enum Command {
     /// unknown, wrong, revoked, disabled, expired, from outside its
     /// allow-list, of a suspended account or of another account than the
     /// one named; 403 when it lacks a privilege; 503 when argon2 work is
-    /// saturated. GET /healthz and GET /metrics (Prometheus text).
+    /// saturated; 400 for an acl that is not a privilege, any other query
+    /// key, a fragment in the target, or HTTP/1.1 without one Host header.
+    /// GET /healthz and GET /metrics (Prometheus text).
     ///
     /// Every request reads the token's current state, so a revocation acts
     /// at once. argon2 results, right and wrong, are cached under a keyed
     /// hash, and concurrent requests with the same token share one run; a
     /// token id that keeps failing with new secrets cools down. The process
-    /// cannot be dumped or read by another process. SIGTERM stops it,
-    /// writing pending Last Used times.
+    /// cannot be dumped or read by another process.
+    ///
+    /// A connection that sends no whole request within 10 s is closed; an
+    /// idle keep-alive one after 150 s. Connections are capped at the
+    /// open-files limit (raised to the hard limit) less 64; beyond it the
+    /// oldest silent or idle one is closed to make room.
+    ///
+    /// SIGTERM, SIGINT or SIGHUP stops it: idle connections close at once,
+    /// requests in flight finish (10 s at most), pending Last Used times are
+    /// written, exit 0.
     Serve(ServeArgs),
     /// Print the shell completion script (it completes names from the store)
     ///

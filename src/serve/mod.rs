@@ -3,7 +3,9 @@
 //! `forwardAuth`) or any service, on the same store.
 
 mod client_ip;
+mod connections;
 mod credentials;
+mod fragments;
 mod health;
 mod last_used;
 mod metrics;
@@ -30,8 +32,6 @@ use hyper::Request;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use ipnet::IpNet;
 use tower::ServiceExt;
 
@@ -39,14 +39,13 @@ use crate::error::Error;
 use crate::output;
 use crate::store::Store;
 use crate::values;
+use connections::Connections;
 use health::Health;
 use store_pool::StorePool;
 use verifier::{Outcome, Verifier};
 
 /// How long requests in flight may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// How long a client may take to send a request's headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Config {
     pub db: PathBuf,
@@ -123,13 +122,17 @@ async fn serve(config: Config, store: StorePool) -> anyhow::Result<()> {
         })
     };
     // Connections are accepted here rather than by axum::serve, so that
-    // hyper gets a timer: a client that sends its headers too slowly is
-    // cut off after HEADER_TIMEOUT instead of holding a connection open.
+    // each is watched: closed when silent or idle too long, or to make
+    // room beyond the cap (connections.rs).
     let mut http = Builder::new(TokioExecutor::new());
+    // connections.rs times requests out; hyper's header timeout would also
+    // cut idle keep-alive connections (its default is 30 s).
     http.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT);
-    let connections = GracefulShutdown::new();
+        .header_read_timeout(None);
+    http.http2().timer(TokioTimer::new());
+    let http = Arc::new(http);
+    let connections = Arc::new(Connections::new(connections::cap_from_rlimit()));
     let signal = shutdown_signal();
     tokio::pin!(signal);
     loop {
@@ -143,27 +146,63 @@ async fn serve(config: Config, store: StorePool) -> anyhow::Result<()> {
                         continue;
                     }
                 };
-                let service = router.clone().map_request(move |mut req: Request<Incoming>| {
-                    req.extensions_mut().insert(ConnectInfo(peer));
-                    req
+                // Every connection busy with a request: this one waits no
+                // better in a queue than being refused.
+                let Some(admitted) = connections.admit() else {
+                    drop(stream);
+                    continue;
+                };
+                let slot = admitted.slot.clone();
+                let router = router.clone();
+                let app = app.clone();
+                let (stream, heads) = fragments::Watched::new(stream);
+                let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                    let in_flight = slot.begin();
+                    let http1 = req.version() < axum::http::Version::HTTP_2;
+                    let fragment =
+                        http1 && heads.lock().unwrap_or_else(|e| e.into_inner()).next_had_fragment();
+                    let router = router.clone();
+                    let app = app.clone();
+                    async move {
+                        let _in_flight = in_flight;
+                        // Bytes after a body are not followed by `heads`:
+                        // no further request on this connection.
+                        let close = http1 && !hyper::body::Body::is_end_stream(req.body());
+                        let mut response = match refuse_malformed(&req, fragment) {
+                            Some(refusal) => {
+                                log_refusal(&app, peer, &req);
+                                refusal
+                            }
+                            None => {
+                                req.extensions_mut().insert(ConnectInfo(peer));
+                                router.oneshot(req).await?
+                            }
+                        };
+                        if close {
+                            response
+                                .headers_mut()
+                                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                        }
+                        Ok::<_, std::convert::Infallible>(response)
+                    }
                 });
-                let connection = http
-                    .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
-                    .into_owned();
-                let connection = connections.watch(connection);
+                let http = http.clone();
+                let connections = connections.clone();
                 tokio::spawn(async move {
-                    let _ = connection.await;
+                    let connection = http.serve_connection(TokioIo::new(stream), service);
+                    connections.drive(admitted, connection).await;
                 });
             }
             () = &mut signal => break,
         }
     }
-    // On SIGTERM/SIGINT: stop accepting and let requests in flight finish,
-    // but no longer than SHUTDOWN_GRACE: a stalled client must not keep
-    // the server (and its unwritten Last Used times) from stopping.
+    // On SIGTERM/SIGINT/SIGHUP: stop accepting, close idle connections and
+    // let requests in flight finish, but no longer than SHUTDOWN_GRACE: a
+    // stalled client must not keep the server (and its unwritten Last Used
+    // times) from stopping.
     drop(listener);
     tokio::select! {
-        () = connections.shutdown() => {}
+        () = connections.stop() => {}
         () = tokio::time::sleep(SHUTDOWN_GRACE) => eprintln!(
             "warning: connections still open {} s after the signal; stopping anyway",
             SHUTDOWN_GRACE.as_secs()
@@ -185,9 +224,13 @@ async fn flush_last_used(app: &Arc<App>) -> anyhow::Result<usize> {
         .await
 }
 
+/// SIGTERM, SIGINT or SIGHUP. A hangup (the terminal or SSH session that
+/// started serve going away) stops it the same graceful way, rather than
+/// killing it with Last Used times unwritten.
 async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let on = |kind: SignalKind| async move {
+        match signal(kind) {
             Ok(mut signal) => {
                 signal.recv().await;
             }
@@ -195,9 +238,24 @@ async fn shutdown_signal() {
         }
     };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate => {}
+        () = on(SignalKind::terminate()) => {}
+        () = on(SignalKind::interrupt()) => {}
+        () = on(SignalKind::hangup()) => {}
     }
+}
+
+/// A 400 for a request no route should see: HTTP/1.1 without exactly one
+/// `Host` (RFC 9112, section 3.2), or a request target with a fragment,
+/// which hyper would drop unseen (fragments.rs).
+fn refuse_malformed<B>(req: &Request<B>, fragment: bool) -> Option<Response> {
+    let hosts = req.headers().get_all(header::HOST).iter().count();
+    let malformed = fragment
+        || match req.version() {
+            axum::http::Version::HTTP_11 => hosts != 1,
+            axum::http::Version::HTTP_10 | axum::http::Version::HTTP_09 => hosts > 1,
+            _ => false,
+        };
+    malformed.then(|| (StatusCode::BAD_REQUEST, "bad request\n").into_response())
 }
 
 async fn verify(
@@ -236,19 +294,15 @@ async fn verify(
         Some(Outcome::Unauthorized(_, Some(id))) => format!(" id={id}"),
         _ => String::new(),
     };
-    // Formatted first and written with one
-    // write(2). `eprintln!` on the unbuffered stderr made a system call for
-    // each piece of the format, about ten per request. Still unbuffered:
-    // each line is out before the answer, and none is lost at a crash.
-    let line = format!(
-        "{} {} {method} {} {} {label}{who} {}us\n",
-        output::utc(now),
-        ip.map_or("-".into(), |ip| ip.to_string()),
-        uri.path(),
+    log_request(
+        now,
+        ip,
+        &method,
+        &uri,
         status_of(outcome.as_ref()).as_u16(),
-        started.elapsed().as_micros()
+        &format!("{label}{who}"),
+        started,
     );
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 
     match outcome {
         None => (StatusCode::BAD_REQUEST, "bad request\n").into_response(),
@@ -284,6 +338,49 @@ async fn verify(
     }
 }
 
+/// A request to /verify refused before its route is logged and counted
+/// like any other.
+fn log_refusal<B>(app: &App, peer: SocketAddr, req: &Request<B>) {
+    if req.uri().path() == "/verify" {
+        app.verifier.metrics.count("bad-request");
+        let now = chrono::Utc::now().timestamp();
+        let (method, uri) = (req.method(), req.uri());
+        log_request(
+            now,
+            Some(peer.ip()),
+            method,
+            uri,
+            400,
+            "bad-request",
+            Instant::now(),
+        );
+    }
+}
+
+/// The log line of one request to /verify: never the token.
+fn log_request(
+    at: i64,
+    ip: Option<std::net::IpAddr>,
+    method: &Method,
+    uri: &Uri,
+    status: u16,
+    result: &str,
+    started: Instant,
+) {
+    // Formatted first and written with one
+    // write(2). `eprintln!` on the unbuffered stderr made a system call for
+    // each piece of the format, about ten per request. Still unbuffered:
+    // each line is out before the answer, and none is lost at a crash.
+    let line = format!(
+        "{} {} {method} {} {status} {result} {}us\n",
+        output::utc(at),
+        ip.map_or("-".into(), |ip| ip.to_string()),
+        uri.path(),
+        started.elapsed().as_micros()
+    );
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
 fn status_of(outcome: Option<&Outcome>) -> StatusCode {
     match outcome {
         None => StatusCode::BAD_REQUEST,
@@ -295,12 +392,16 @@ fn status_of(outcome: Option<&Outcome>) -> StatusCode {
 }
 
 /// `?acl=deploy&acl=read` or `?acl=deploy,read`; `None` when a value is
-/// not a privilege.
+/// not a privilege or a key is not `acl`: a misspelt `?ACL=admin` must not
+/// pass as "no privilege required".
 fn wanted_privileges(query: Option<&str>) -> Option<Vec<String>> {
-    let values: Vec<String> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .filter(|(key, _)| key == "acl")
-        .map(|(_, value)| value.into_owned())
-        .collect();
+    let mut values = Vec::new();
+    for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+        if key != "acl" {
+            return None;
+        }
+        values.push(value.into_owned());
+    }
     values::privileges(&values).ok().map(values::normalize_acls)
 }
 

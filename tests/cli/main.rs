@@ -23,6 +23,8 @@ mod secrets;
 mod secrets_more;
 mod serve;
 mod serve_attacks;
+mod serve_caddy;
+mod serve_http;
 mod serve_nginx;
 mod show_edit;
 mod store;
