@@ -119,7 +119,8 @@ pub fn parse(text: &str) -> Option<Parsed<'_>> {
     Some(Parsed { id, secret })
 }
 
-/// The argon2id hasher with SPEC's defaults (m = 19456 KiB, t = 2, p = 1).
+/// The argon2id hasher with the defaults README documents ("Tokens": m =
+/// 19456 KiB, t = 2, p = 1).
 /// Verification uses the parameters in the stored PHC string instead, so
 /// they can be raised later without breaking existing tokens.
 fn hasher() -> Argon2<'static> {

@@ -1,4 +1,4 @@
-//! Token checks for the HTTP endpoint: SPEC's rules (`crate::verify`) on
+//! Token checks for the HTTP endpoint: the rules of tokenctl-token-verify(1) (`crate::verify`) on
 //! the token's current row, with what keeps argon2 paid once and bounded:
 //!
 //! - a cache of successful verifications, keyed by a keyed hash of the
@@ -457,7 +457,8 @@ fn bounded_insert<V>(map: &mut HashMap<Key, V>, max: usize, key: Key, value: V) 
     map.insert(key, value);
 }
 
-/// After the secret: the named account, then SPEC's state checks.
+/// After the secret: the named account, then the state checks of
+/// tokenctl-token-verify(1).
 fn state_outcome(
     found: Found,
     creds: &Credentials,

@@ -44,7 +44,7 @@ fn json(out: &Outcome) -> Value {
 }
 
 /// One worker: a random mix of create, verify, edit and revoke on tokens
-/// of its own, each checked against the codes SPEC allows at that moment.
+/// of its own, each checked against the codes the README allows at that moment.
 fn worker(env: &TestEnv, w: usize, seed: u64) -> Tally {
     let mut rng = Rng::seeded(seed.wrapping_add(w as u64));
     let mut tally = Tally::default();

@@ -128,7 +128,7 @@ fn a_killed_create_is_all_or_nothing() {
             Ended::Finished(out) => {
                 out.expect(&when, &[0]);
                 landed.after_finishing += 1;
-                // Shown, so committed (SPEC: committed before it is shown).
+                // Shown, so committed (README: committed before it is shown).
                 let v: Value = serde_json::from_str(&out.stdout).unwrap();
                 assert_eq!(rows, [v["id"].as_str().unwrap()], "{when}");
             }

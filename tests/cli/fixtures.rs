@@ -15,7 +15,7 @@ use crate::common::TestEnv;
 
 pub const DAY: i64 = 86_400;
 
-/// Every key of SPEC's token object.
+/// Every key of the token object (README, "Tokens").
 pub const TOKEN_FIELDS: [&str; 12] = [
     "id",
     "name",
@@ -102,7 +102,7 @@ pub fn id_by_name(env: &TestEnv, name: &str) -> String {
         .to_string()
 }
 
-/// Asserts a JSON token object has exactly SPEC's fields.
+/// Asserts a JSON token object has exactly the documented fields.
 pub fn assert_token_fields(t: &Value) {
     let mut keys: Vec<&str> = t
         .as_object()
@@ -185,7 +185,7 @@ pub fn table_rows(text: &str) -> Vec<Vec<String>> {
 
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/// SPEC's checksum, written independently of src/token.rs: CRC-32/IEEE of
+/// The documented checksum, written independently of src/token.rs: CRC-32/IEEE of
 /// the body, base62 most significant digit first, left-padded to 6.
 pub fn checksum(body: &str) -> String {
     let mut n = u64::from(crc32fast::hash(body.as_bytes()));

@@ -2,7 +2,7 @@
 //! spoken to with plain HTTP/1.1 over a `TcpStream` (no client library:
 //! it lets a test send any bytes, read every header as sent, and use HEAD).
 //!
-//! Every status and header SPEC names, the three Authorization forms, the
+//! Every status and header tokenctl-serve(1) names, the three Authorization forms, the
 //! privileges in the query, the trusted-proxy rules, the log lines, the
 //! metrics, "nothing stale" after each kind of change to a cached token,
 //! Last Used, and the shutdown on SIGTERM.

@@ -314,7 +314,7 @@ fn edit_privileges_beyond_the_account_are_exit_2() {
 fn edit_remove_all_after_add_keeps_the_added_privileges() {
     let env = TestEnv::new();
     env.create("t", &[]);
-    // SPEC: --acl replaces, then --add-acl adds, then --remove-acl removes.
+    // tokenctl-token-edit(1): --acl replaces, then --add-acl adds, then --remove-acl removes.
     // {all} + {read} - {all} = {read}.
     let t = edit(&env, "t", &["--add-acl", "read", "--remove-acl", "all"]);
     assert_eq!(t["acls"], serde_json::json!(["read"]));

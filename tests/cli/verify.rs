@@ -30,7 +30,7 @@ fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
-/// A well-formed token (right checksum) for any id and secret, per SPEC.
+/// A well-formed token (right checksum) for any id and secret, per README ("Tokens").
 pub fn forge(id: &str, secret: &str) -> String {
     assert_eq!(id.len(), 10);
     assert_eq!(secret.len(), 30);
@@ -321,7 +321,7 @@ fn malformed_inputs() {
 
 #[test]
 fn a_missing_store_is_reported_whatever_the_input() {
-    // SPEC: on a missing store verify fails with exit 1, "no store at PATH";
+    // tokenctl-token-verify(1): on a missing store verify fails with exit 1, "no store at PATH";
     // junk and typos included, and nothing is created.
     let other = TestEnv::new();
     let t = other.create("x", &[]);
