@@ -82,10 +82,13 @@ pub fn run() -> ExitCode {
         }
         Err(e) => {
             // clap's message starts with "error:" and may quote a token
-            // someone pasted as an argument: never echo it back.
+            // someone pasted as an argument: never echo it back. It quotes
+            // other arguments too: their terminal controls are shown as
+            // escapes (clap keeps only its own line breaks meaningful).
             let text = e.render().to_string();
             let redacted = token::redact(&text);
-            eprint!("{redacted}");
+            let shown: Vec<_> = redacted.split('\n').map(output::printable).collect();
+            eprint!("{}", shown.join("\n"));
             if redacted != text {
                 eprintln!(
                     "hint: tokens are read from stdin or TOKENCTL_TOKEN, never from arguments"

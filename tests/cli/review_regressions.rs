@@ -1,0 +1,55 @@
+//! Ways around the input and restore hardening: user text quoted in error
+//! lines on stderr, a token pasted into SUDO_USER, and backups that pass
+//! SQLite's own check but are not whole tokenctl stores.
+
+use std::process::Output;
+
+use crate::common::{TestEnv, path_str};
+use crate::fixtures::{run, stderr, stdout};
+
+/// Runs with extra environment variables; returns the whole output.
+fn run_with(env: &TestEnv, vars: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = env.cmd(args);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run tokenctl")
+}
+
+/// Asserts stderr holds no terminal control but line breaks, and no panic.
+fn no_controls(out: &Output, what: &str) -> String {
+    let err = stderr(out);
+    assert!(
+        !err.chars().any(|c| c.is_control() && c != '\n'),
+        "{what}: stderr holds raw controls: {err:?}"
+    );
+    assert!(!err.contains("panicked"), "{what}: {err}");
+    err
+}
+
+#[test]
+fn error_lines_show_terminal_controls_in_user_text_as_escapes() {
+    let env = TestEnv::new();
+    env.create("web", &[]);
+    let evil = "x\u{1b}[2K\u{1b}]0;t\u{7}\r\u{9b}y";
+    let backup = env.dir.path().join(format!("b{evil}.db"));
+    let backup = path_str(&backup);
+    for (args, code) in [
+        (vec!["token", "show", evil], 3),
+        (vec!["token", "revoke", evil, "--yes"], 3),
+        (vec!["account", "show", evil], 3),
+        (vec!["db", "restore", backup, "--yes"], 1),
+        // clap's own messages quote arguments too.
+        (vec!["token", "list", evil], 2),
+        (vec![evil], 2),
+    ] {
+        let out = run(&env, &args);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {}", stderr(&out));
+        let err = no_controls(&out, &format!("{args:?}"));
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        assert!(
+            err.contains("\\x1b[2K") || err.contains("\\x0d"),
+            "{args:?}: the control is shown as an escape: {err}"
+        );
+    }
+}
