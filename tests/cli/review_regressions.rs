@@ -53,3 +53,37 @@ fn error_lines_show_terminal_controls_in_user_text_as_escapes() {
         );
     }
 }
+
+#[test]
+fn a_token_in_sudo_user_never_reaches_the_audit_trail() {
+    let env = TestEnv::new();
+    let token = env.create("web", &[]);
+    let out = run_with(
+        &env,
+        &[("SUDO_USER", &format!("x{token}"))],
+        &["token", "create", "ci"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let audit = env.ok(&["audit", "-o", "json"]);
+    assert!(
+        !audit.contains(&token),
+        "the plaintext is in the audit trail"
+    );
+    let secret = &token[14..44];
+    let dump: Vec<String> = env
+        .sql()
+        .prepare("SELECT actor FROM events")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        dump.iter().all(|a| !a.contains(secret)),
+        "stored actors: {dump:?}"
+    );
+    assert!(
+        dump.iter().any(|a| a.contains("(sudo: xtct_<redacted>)")),
+        "the sudo user is still named: {dump:?}"
+    );
+}
