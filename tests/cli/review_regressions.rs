@@ -87,3 +87,45 @@ fn a_token_in_sudo_user_never_reaches_the_audit_trail() {
         "the sudo user is still named: {dump:?}"
     );
 }
+
+#[test]
+fn a_backup_missing_tokenctl_tables_is_refused_and_nothing_changes() {
+    let env = TestEnv::new();
+    let token = env.create("web", &[]);
+    let backup = env.dir.path().join("backup.db");
+    env.ok(&["db", "backup", path_str(&backup)]);
+    // Still SQLite-healthy, and still says it is a tokenctl store.
+    let conn = rusqlite::Connection::open(&backup).unwrap();
+    conn.execute_batch("PRAGMA foreign_keys=OFF; DROP TABLE tokens;")
+        .unwrap();
+    drop(conn);
+    let before = env.snapshot();
+    let out = run(&env, &["db", "restore", path_str(&backup), "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: ") && err.contains("damaged"),
+        "{err}"
+    );
+    assert!(stdout(&out).is_empty());
+    assert_eq!(env.snapshot(), before, "the store was changed");
+    assert!(env.verify(&token, &[]).status.success());
+    env.ok(&["db", "check"]);
+}
+
+#[test]
+fn a_backup_with_a_bad_hash_is_refused() {
+    let env = TestEnv::new();
+    env.create("web", &[]);
+    let backup = env.dir.path().join("backup.db");
+    env.ok(&["db", "backup", path_str(&backup)]);
+    let conn = rusqlite::Connection::open(&backup).unwrap();
+    conn.execute("UPDATE tokens SET secret_hash = 'plain'", [])
+        .unwrap();
+    drop(conn);
+    let before = env.snapshot();
+    let out = run(&env, &["db", "restore", path_str(&backup), "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("hashes"), "{}", stderr(&out));
+    assert_eq!(env.snapshot(), before, "the store was changed");
+}
