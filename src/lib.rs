@@ -36,7 +36,7 @@ pub const COMPLETER: &str = "tokenctl";
 pub const COMPLETE_VAR: &str = "TOKENCTL_COMPLETE";
 
 /// Parses the command line, runs the command, and turns the outcome into
-/// SPEC's exit code, printing one `error:` line (and a `hint:`) on failure.
+/// the README's exit code ("Exit codes"), printing one `error:` line (and a `hint:`) on failure.
 pub fn run() -> ExitCode {
     // Everything tokenctl creates (the store, its -wal and -shm, backups)
     // holds credentials: owner-only, whatever the caller's umask.

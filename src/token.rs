@@ -110,7 +110,7 @@ pub fn parse(text: &str) -> Option<Parsed<'_>> {
     Some(Parsed { id, secret })
 }
 
-/// The argon2id hasher with SPEC's defaults (m = 19456 KiB, t = 2, p = 1).
+/// The argon2id hasher with OWASP's recommended minimum (m = 19456 KiB, t = 2, p = 1).
 /// Verification uses the parameters in the stored PHC string instead, so
 /// they can be raised later without breaking existing tokens.
 fn hasher() -> Argon2<'static> {

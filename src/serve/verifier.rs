@@ -1,4 +1,4 @@
-//! Token checks for the HTTP endpoint: SPEC's rules (`crate::verify`) on
+//! Token checks for the HTTP endpoint: the README's rules (`crate::verify`) on
 //! the token's current row, with three things that keep argon2 paid once
 //! and bounded:
 //!
@@ -246,7 +246,7 @@ impl Verifier {
     }
 }
 
-/// After the secret: the named account, then SPEC's state checks.
+/// After the secret: the named account, then the state checks of tokenctl-token-verify(1).
 fn state_outcome(
     found: Found,
     creds: &Credentials,
