@@ -1,4 +1,4 @@
-//! Error kinds and the exit codes tokenctl(1) documents (EXIT STATUS), in one place.
+//! Error kinds and the exit codes the README ("Exit codes") assigns to them, in one place.
 
 use std::fmt;
 use std::process::ExitCode;

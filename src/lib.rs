@@ -36,7 +36,7 @@ pub const COMPLETER: &str = "tokenctl";
 pub const COMPLETE_VAR: &str = "TOKENCTL_COMPLETE";
 
 /// Parses the command line, runs the command, and turns the outcome into
-/// the exit code of tokenctl(1) (EXIT STATUS), printing one `error:` line (and a `hint:`) on failure.
+/// the README's exit code ("Exit codes"), printing one `error:` line (and a `hint:`) on failure.
 pub fn run() -> ExitCode {
     // Everything tokenctl creates (the store, its -wal and -shm, backups)
     // holds credentials: owner-only, whatever the caller's umask.
@@ -82,10 +82,13 @@ pub fn run() -> ExitCode {
         }
         Err(e) => {
             // clap's message starts with "error:" and may quote a token
-            // someone pasted as an argument: never echo it back.
+            // someone pasted as an argument: never echo it back. It quotes
+            // other arguments too: their terminal controls are shown as
+            // escapes (clap keeps only its own line breaks meaningful).
             let text = e.render().to_string();
             let redacted = token::redact(&text);
-            eprint!("{redacted}");
+            let shown: Vec<_> = redacted.split('\n').map(output::printable).collect();
+            eprint!("{}", shown.join("\n"));
             if redacted != text {
                 eprintln!(
                     "hint: tokens are read from stdin or TOKENCTL_TOKEN, never from arguments"

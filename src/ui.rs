@@ -5,6 +5,7 @@ use std::io::{self, IsTerminal, Write};
 
 use crate::cli::ColorChoice;
 use crate::error::{Error, Kind, Result};
+use crate::output::printable;
 
 /// stdin, stdout and stderr are all terminals.
 pub fn all_terminals() -> bool {
@@ -38,20 +39,35 @@ impl Messages {
         }
     }
 
+    // Error, warning and note lines quote what users typed (a name, a
+    // path, SUDO_USER): each stays one line, with terminal controls shown
+    // as escapes, as in tables.
+
     pub fn error(&self, message: &str, hint: Option<&str>) {
         let mut err = io::stderr().lock();
-        let _ = writeln!(err, "{} {message}", self.label("error:", "1;31"));
+        let _ = writeln!(
+            err,
+            "{} {}",
+            self.label("error:", "1;31"),
+            printable(message)
+        );
         if let Some(hint) = hint {
-            let _ = writeln!(err, "{} {hint}", self.label("hint:", "1;36"));
+            let _ = writeln!(err, "{} {}", self.label("hint:", "1;36"), printable(hint));
         }
     }
 
     pub fn warn(&self, message: &str) {
-        let _ = writeln!(io::stderr(), "{} {message}", self.label("warning:", "1;33"));
+        let label = self.label("warning:", "1;33");
+        let _ = writeln!(io::stderr(), "{label} {}", printable(message));
     }
 
     pub fn note(&self, message: &str) {
-        let _ = writeln!(io::stderr(), "{} {message}", self.label("note:", "1;32"));
+        let _ = writeln!(
+            io::stderr(),
+            "{} {}",
+            self.label("note:", "1;32"),
+            printable(message)
+        );
     }
 
     /// Plain text on stderr (details that must not pollute stdout).

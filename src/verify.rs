@@ -1,6 +1,6 @@
 //! What makes a token valid, shared by `token verify` and `serve`.
 //!
-//! The order is the one tokenctl-token-verify(1) documents: format and checksum (no store access), id known
+//! The order is tokenctl-token-verify(1)'s: format and checksum (no store access), id known
 //! (no argon2), secret matches, then the token's and its account's state,
 //! privileges and address. A wrong secret reads the same as an unknown id.
 

@@ -4,10 +4,11 @@
 //! `\\`, `\n`, `\t`, `\r` and `\uXXXX`, which also stands for every
 //! character outside YAML's printable set (a reader refuses the whole
 //! document over one U+FFFE) and for the characters YAML 1.1 reads as line
-//! breaks (NEL, LS, PS: folded into a space unless escaped). Unquoted, `2026-11-23T22:10:05Z` is a timestamp
-//! and `no` a boolean to YAML 1.1 readers such as PyYAML, while README says
-//! YAML times are the same strings as in JSON. General-purpose serializers
-//! quote only what their own YAML 1.2 resolver would misread.
+//! breaks (NEL, LS, PS: folded into a space unless escaped). Unquoted,
+//! `2026-11-23T22:10:05Z` is a timestamp and `no` a boolean to YAML 1.1
+//! readers such as PyYAML, while the README says YAML times are the same
+//! strings as in JSON. General-purpose serializers quote only what their
+//! own YAML 1.2 resolver would misread.
 
 use serde_json::Value;
 

@@ -255,7 +255,11 @@ fn real_user_name() -> std::result::Result<String, libc::uid_t> {
 fn os_actor() -> String {
     let name = real_user_name().unwrap_or_else(|uid| format!("uid {uid}"));
     match std::env::var("SUDO_USER") {
-        Ok(sudo) if !sudo.is_empty() && sudo != name => format!("{name} (sudo: {sudo})"),
+        // The actor is kept in the audit trail: a token pasted into
+        // SUDO_USER must not be stored with it.
+        Ok(sudo) if !sudo.is_empty() && sudo != name => {
+            format!("{name} (sudo: {})", crate::token::redact(&sudo))
+        }
         _ => name,
     }
 }

@@ -772,9 +772,10 @@ fn read_token_input(ctx: &Context) -> Result<Option<String>> {
         .map(|s| s.trim().to_string()))
 }
 
-/// The checks of tokenctl-token-verify(1) after the checksum. The outer error is a runtime
-/// failure; the inner one the reason a token is refused. A valid token
-/// comes with what it may do now (its privileges within its account's).
+/// The checks of tokenctl-token-verify(1) after the checksum. The outer
+/// error is a runtime failure; the inner one the reason a token is
+/// refused. A valid token comes with what it may do now (its privileges
+/// within its account's).
 fn check_token(
     ctx: &Context,
     conn: &Connection,

@@ -1,5 +1,6 @@
-//! Token checks for the HTTP endpoint: the rules of tokenctl-token-verify(1) (`crate::verify`) on
-//! the token's current row, with what keeps argon2 paid once and bounded:
+//! Token checks for the HTTP endpoint: the README's rules (`crate::verify`) on
+//! the token's current row, with what keeps argon2 paid once and
+//! bounded:
 //!
 //! - a cache of successful verifications, keyed by a keyed hash of the
 //!   token (a random key per process; never the plaintext), valid only

@@ -18,7 +18,7 @@ use super::{BUSY_TIMEOUT, Store, schema};
 use crate::error::Error;
 
 /// A backup file checked to be a healthy tokenctl store this version can
-/// read, open read-only.
+/// read: its contents, in memory, at this version's schema.
 pub struct BackupFile {
     conn: Connection,
     path: PathBuf,
@@ -78,18 +78,43 @@ impl BackupFile {
             .with_hint("restore it with that tokenctl, or upgrade this one")
             .into());
         }
-        let integrity: String = conn
-            .query_row("PRAGMA integrity_check(1)", [], |row| row.get(0))
+        // What the store will receive: the backup brought to this
+        // version's schema, in memory, and passed through `db check`'s
+        // checks, so that an old backup lands in one commit and a damaged
+        // one (a table missing, a bad hash) is refused before any write.
+        let mut copy = Store {
+            conn: Connection::open_in_memory()?,
+            path: path.to_path_buf(),
+        };
+        let copied = Backup::new(&conn, &mut copy.conn)
+            .and_then(|b| b.step(-1))
             .map_err(cannot_read)?;
-        if integrity != "ok" {
+        if copied != StepResult::Done {
             return Err(Error::runtime(format!(
-                "the backup {} is damaged: {integrity}",
+                "cannot read the backup {}: another program is writing it",
                 path.display()
             ))
             .into());
         }
+        let problems: Vec<String> = match copy.migrate().and_then(|()| copy.check()) {
+            Ok(checks) => checks
+                .into_iter()
+                .filter(|c| !c.ok)
+                .map(|c| format!("{}: {}", c.name, c.detail))
+                .collect(),
+            Err(e) => vec![format!("{e:#}")],
+        };
+        if !problems.is_empty() {
+            return Err(Error::runtime(format!(
+                "the backup {} is damaged: {}",
+                path.display(),
+                problems.join("; ")
+            ))
+            .with_hint("restore another backup; tokenctl db check shows what a store lacks")
+            .into());
+        }
         Ok(BackupFile {
-            conn,
+            conn: copy.conn,
             path: path.to_path_buf(),
         })
     }
@@ -167,7 +192,6 @@ impl Store {
                 }
             }
         }
-        // A backup written by an older tokenctl gets this one's schema.
-        self.migrate()
+        Ok(())
     }
 }

@@ -18,6 +18,7 @@ mod interactive;
 mod lifecycle;
 mod list;
 mod restore;
+mod review_regressions;
 mod revoke;
 mod secrets;
 mod secrets_more;
