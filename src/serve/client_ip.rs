@@ -28,7 +28,8 @@ pub fn resolve(
     forwarded_for: &[&[u8]],
     real_ip: &[&[u8]],
 ) -> Option<IpAddr> {
-    let peer = canonical(peer);
+    // An IPv4 client seen through an IPv6 socket is that IPv4 client.
+    let peer = peer.to_canonical();
     let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(&ip));
     if !is_trusted(peer) {
         return Some(peer);
@@ -66,7 +67,7 @@ pub fn parse_forwarded_for(lines: &[&[u8]]) -> Option<Vec<IpAddr>> {
         for element in line.split(',') {
             let element = trim_ows(element);
             if !element.is_empty() {
-                hops.push(canonical(element.parse().ok()?));
+                hops.push(element.parse::<IpAddr>().ok()?.to_canonical());
             }
         }
     }
@@ -76,20 +77,15 @@ pub fn parse_forwarded_for(lines: &[&[u8]]) -> Option<Vec<IpAddr>> {
 /// One address (an X-Real-IP value); `None` unless it is exactly one.
 pub fn parse_address(value: &[u8]) -> Option<IpAddr> {
     let value = std::str::from_utf8(value).ok().filter(|v| v.is_ascii())?;
-    trim_ows(value).parse().ok().map(canonical)
+    trim_ows(value)
+        .parse()
+        .ok()
+        .map(|ip: IpAddr| ip.to_canonical())
 }
 
 /// Without HTTP's optional white space (spaces and tabs).
 fn trim_ows(s: &str) -> &str {
     s.trim_matches([' ', '\t'])
-}
-
-/// An IPv4 client seen through an IPv6 socket is that IPv4 client.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
 }
 
 #[cfg(test)]
