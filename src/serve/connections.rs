@@ -8,7 +8,7 @@
 //!   [`IDLE_TIMEOUT`] without a request;
 //! - at most [`cap_from_rlimit`] are open at once, from the open-files
 //!   limit; beyond it the oldest connection that has not sent a request
-//!   (else the oldest idle one) is closed to make room;
+//!   (else the idle one unused the longest) is closed to make room;
 //! - on shutdown, connections with no request in flight are closed at once
 //!   (after [`STOP_LINGER`]), the others once their answer is out.
 //!
@@ -85,6 +85,10 @@ impl Slot {
         self.in_flight.load(Ordering::SeqCst) == 0
     }
 
+    fn last_done(&self) -> Instant {
+        *self.last_done.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn has_had_a_request(&self) -> bool {
         self.requests.load(Ordering::SeqCst) > 0
     }
@@ -95,7 +99,7 @@ impl Slot {
         if !self.is_idle() {
             return None;
         }
-        let last_done = *self.last_done.lock().unwrap_or_else(|e| e.into_inner());
+        let last_done = self.last_done();
         Some(match stopping {
             Some(at) => at.max(last_done) + STOP_LINGER,
             None if self.has_had_a_request() => last_done + IDLE_TIMEOUT,
@@ -119,8 +123,8 @@ impl Connections {
     }
 
     /// Registers a newly accepted connection. Beyond the cap, the oldest
-    /// connection that has never sent a request, else the oldest idle one,
-    /// is closed to make room; when every connection has a request in
+    /// connection that has never sent a request, else the idle one unused
+    /// the longest, is closed to make room; when every connection has a request in
     /// flight, the new one is refused (`None`: close it).
     pub fn admit(&self) -> Option<Admitted> {
         let now = Instant::now();
@@ -134,10 +138,17 @@ impl Connections {
         });
         let mut open = self.open();
         if open.len() >= self.cap {
+            // Among idle connections that have served, the one unused the
+            // longest: a proxy's busy keep-alive connection, however old,
+            // is never the one closed while others sit unused.
             let victim = open
                 .values()
                 .find(|s| s.is_idle() && !s.has_had_a_request())
-                .or_else(|| open.values().find(|s| s.is_idle()))
+                .or_else(|| {
+                    open.values()
+                        .filter(|s| s.is_idle())
+                        .min_by_key(|s| s.last_done())
+                })
                 .map(|s| s.id)?;
             if let Some(victim) = open.remove(&victim) {
                 victim.evicted.notify_one();

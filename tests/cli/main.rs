@@ -27,6 +27,7 @@ mod serve_attacks;
 mod serve_caddy;
 mod serve_http;
 mod serve_nginx;
+mod serve_review;
 mod show_edit;
 mod store;
 mod store_hardening;

@@ -1,0 +1,90 @@
+//! `tokenctl serve` against an adversary on loopback: which connection
+//! makes room beyond the cap, and what lifts a token's cool-down.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use crate::common::TestEnv;
+use crate::serve::{Response, Server, parse_response};
+
+/// serve under `ulimit -n 256` (a cap of 192 connections), as a shell
+/// wrapper sets it.
+fn small_fd_limit_server(env: &TestEnv) -> Server {
+    let std = env.std_cmd(&["serve", "--listen", "127.0.0.1:0"]);
+    let mut wrapped = std::process::Command::new("sh");
+    wrapped
+        .env_clear()
+        .envs(std.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .arg("-c")
+        .arg("ulimit -n 256 && exec \"$@\"")
+        .arg("sh")
+        .arg(std.get_program())
+        .args(std.get_args());
+    Server::start_command(wrapped)
+}
+
+/// One keep-alive `/verify` on `stream`; `None` if the server closed it.
+fn keep_alive_verify(stream: &mut TcpStream, token: &str) -> Option<Response> {
+    let raw = format!("GET /verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n");
+    stream.write_all(raw.as_bytes()).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        answer.extend_from_slice(&buf[..n]);
+        if let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&answer[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .map_or(0, |v| v.trim().parse().unwrap());
+            if answer.len() >= end + 4 + length {
+                return Some(parse_response(&answer));
+            }
+        }
+    }
+}
+
+/// A new connection that has had one answered request, then sits idle.
+fn served_idle(addr: SocketAddr, token: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let r = keep_alive_verify(&mut stream, token).expect("an answer");
+    assert_eq!(r.status, 200, "{r:?}");
+    stream
+}
+
+// --- the connection cap -------------------------------------------------------
+
+#[test]
+fn beyond_the_cap_a_busy_proxy_connection_outlasts_idle_ones() {
+    const CAP: usize = 192;
+    let env = TestEnv::new();
+    let token = env.create("web", &[]);
+    let server = small_fd_limit_server(&env);
+    // The proxy's keep-alive connection, the first one open.
+    let mut proxy = served_idle(server.addr, &token);
+    // An attacker fills the cap with connections that each sent one
+    // request (so none is "silent") and then idle.
+    let mut idle: Vec<TcpStream> = (1..CAP).map(|_| served_idle(server.addr, &token)).collect();
+    // The proxy keeps using its connection: it is the most recently used.
+    let r = keep_alive_verify(&mut proxy, &token).expect("the proxy's connection is open");
+    assert_eq!(r.status, 200, "{r:?}");
+    // More attacker connections: each makes room by closing one.
+    for _ in 0..5 {
+        idle.push(served_idle(server.addr, &token));
+    }
+    let r = keep_alive_verify(&mut proxy, &token);
+    assert_eq!(
+        r.map(|r| r.status),
+        Some(200),
+        "the proxy's connection in use was closed to make room for idle ones"
+    );
+    drop(idle);
+}
