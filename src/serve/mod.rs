@@ -267,13 +267,7 @@ async fn verify(
 ) -> Response {
     let started = Instant::now();
     let now = chrono::Utc::now().timestamp();
-    // Raw bytes, every line: a value that is not ASCII must make the
-    // address unknown, not vanish (client_ip.rs).
-    let header_lines =
-        |name: &str| -> Vec<&[u8]> { headers.get_all(name).iter().map(|v| v.as_bytes()).collect() };
-    let forwarded_for = header_lines("x-forwarded-for");
-    let real_ip = header_lines("x-real-ip");
-    let ip = client_ip::resolve(peer.ip(), &app.trusted, &forwarded_for, &real_ip);
+    let ip = client_of(&app, peer, &headers);
 
     let outcome = match wanted_privileges(uri.query()) {
         None => None,
@@ -338,8 +332,19 @@ async fn verify(
     }
 }
 
+/// The client's address: the peer, or what a trusted proxy forwarded.
+fn client_of(app: &App, peer: SocketAddr, headers: &HeaderMap) -> Option<std::net::IpAddr> {
+    // Raw bytes, every line: a value that is not ASCII must make the
+    // address unknown, not vanish (client_ip.rs).
+    let header_lines =
+        |name: &str| -> Vec<&[u8]> { headers.get_all(name).iter().map(|v| v.as_bytes()).collect() };
+    let forwarded_for = header_lines("x-forwarded-for");
+    let real_ip = header_lines("x-real-ip");
+    client_ip::resolve(peer.ip(), &app.trusted, &forwarded_for, &real_ip)
+}
+
 /// A request to /verify refused before its route is logged and counted
-/// like any other.
+/// like any other, with the same client address.
 fn log_refusal<B>(app: &App, peer: SocketAddr, req: &Request<B>) {
     if req.uri().path() == "/verify" {
         app.verifier.metrics.count("bad-request");
@@ -347,7 +352,7 @@ fn log_refusal<B>(app: &App, peer: SocketAddr, req: &Request<B>) {
         let (method, uri) = (req.method(), req.uri());
         log_request(
             now,
-            Some(peer.ip()),
+            client_of(app, peer, req.headers()),
             method,
             uri,
             400,

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use crate::common::TestEnv;
-use crate::serve::{Response, Server, parse_response};
+use crate::serve::{Response, Server, parse_response, raw_request};
 
 /// serve under `ulimit -n 256` (a cap of 192 connections), as a shell
 /// wrapper sets it.
@@ -87,4 +87,31 @@ fn beyond_the_cap_a_busy_proxy_connection_outlasts_idle_ones() {
         "the proxy's connection in use was closed to make room for idle ones"
     );
     drop(idle);
+}
+
+// --- the log ------------------------------------------------------------------
+
+#[test]
+fn a_request_refused_before_its_route_logs_the_forwarded_client() {
+    let env = TestEnv::new();
+    let token = env.create("web", &[]);
+    let server = Server::start(&env, &["--trust-proxy", "127.0.0.1"]);
+    for target in ["/verify", "/verify#?acl=deploy"] {
+        let raw = format!(
+            "GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Authorization: Bearer {token}\r\nX-Forwarded-For: 203.0.113.7\r\n\r\n"
+        );
+        raw_request(server.addr, raw.as_bytes());
+    }
+    let lines = server.wait_request_lines(2);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    // The same client in both lines, answered or refused: the one the
+    // trusted proxy forwarded, not the proxy.
+    for line in &lines {
+        assert_eq!(
+            line.split_whitespace().nth(1),
+            Some("203.0.113.7"),
+            "{line}"
+        );
+    }
 }
