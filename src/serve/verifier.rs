@@ -255,9 +255,11 @@ impl Verifier {
             metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
             return Start::Wrong;
         }
-        metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
+        // A miss is a request that waits for argon2 (its own run or a
+        // shared one); refusals below are counted as what they are.
         let flight = (key, against);
         if let Some(rx) = state.flights.get(&flight) {
+            metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
             return Start::Wait(rx.clone());
         }
         if state.cooling_down(&t.id) {
@@ -268,6 +270,7 @@ impl Verifier {
             return Start::Overloaded;
         }
         state.waiting += 1;
+        metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = watch::channel(None);
         state.flights.insert(flight.clone(), rx.clone());
         drop(state);

@@ -6,7 +6,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use crate::common::TestEnv;
-use crate::serve::{Response, Server, parse_response, raw_request};
+use crate::serve::{Response, Server, metric_in, parse_response, raw_request};
+use crate::verify::{forge, id_part};
 
 /// serve under `ulimit -n 256` (a cap of 192 connections), as a shell
 /// wrapper sets it.
@@ -114,4 +115,36 @@ fn a_request_refused_before_its_route_logs_the_forwarded_client() {
             "{line}"
         );
     }
+}
+
+// --- /metrics -----------------------------------------------------------------
+
+#[test]
+fn cool_down_refusals_are_not_counted_as_cache_misses() {
+    let env = TestEnv::new();
+    let token = env.create("ci", &[]);
+    let server = Server::start(&env, &[]);
+    // The same id, a different (wrong) secret each time.
+    let wrong = |n: usize| forge(id_part(&token), &format!("{n:0>30}"));
+    for n in 0..15 {
+        let raw = format!(
+            "GET /verify HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {}\r\n\r\n",
+            wrong(n)
+        );
+        assert_eq!(raw_request(server.addr, raw.as_bytes()).status, 401);
+    }
+    let metrics = server.metrics();
+    let metric = |name: &str| metric_in(&metrics, name);
+    // Ten secrets went to argon2; the five after were refused without it.
+    assert_eq!(
+        metric("tokenctl_argon2_verifications_total"),
+        10.0,
+        "{metrics}"
+    );
+    assert_eq!(metric("tokenctl_cooldown_refusals_total"), 5.0, "{metrics}");
+    assert_eq!(
+        metric("tokenctl_cache_misses_total"),
+        10.0,
+        "a miss is a request that needed argon2:\n{metrics}"
+    );
 }
