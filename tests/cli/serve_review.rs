@@ -1,5 +1,6 @@
 //! `tokenctl serve` against an adversary on loopback: which connection
-//! makes room beyond the cap, and what lifts a token's cool-down.
+//! makes room beyond the cap, the address a refusal is logged with, and
+//! what /metrics counts as a cache miss.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
