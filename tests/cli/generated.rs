@@ -12,6 +12,8 @@ use clap_mangen::roff::{Roff, bold, italic, roman};
 use tokenctl::cli::{Cli, Shell};
 use tokenctl::commands::completions::registration;
 
+use crate::common::tool;
+
 /// The date on the pages; bump it when their content changes meaningfully.
 const MAN_DATE: &str = "2026-11-23";
 
@@ -208,19 +210,6 @@ fn generated_files_are_fresh() {
         stale.is_empty(),
         "stale generated files: {stale:?}\nregenerate with: UPDATE_GENERATED=1 cargo test --test cli generated"
     );
-}
-
-/// A tool the test needs: on CI it must be there (.ci/run installs it).
-pub fn tool(name: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {name}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(std::env::var_os("CI").is_none(), "{name} is missing on CI");
-        eprintln!("skipped: {name} is not installed");
-    }
-    found
 }
 
 #[test]

@@ -126,18 +126,7 @@ fn an_idle_keep_alive_connection_stays_open_and_usable() {
 fn healthz_and_valid_tokens_answer_while_idle_sockets_flood_a_small_fd_limit() {
     let env = TestEnv::new();
     let token = env.create("web", &[]);
-    // `ulimit -n 256` for serve alone, as a shell wrapper sets it.
-    let std = env.std_cmd(&["serve", "--listen", "127.0.0.1:0"]);
-    let mut wrapped = std::process::Command::new("sh");
-    wrapped
-        .env_clear()
-        .envs(std.get_envs().filter_map(|(k, v)| Some((k, v?))))
-        .arg("-c")
-        .arg("ulimit -n 256 && exec \"$@\"")
-        .arg("sh")
-        .arg(std.get_program())
-        .args(std.get_args());
-    let server = Server::start_command(wrapped);
+    let server = small_fd_limit_server(&env);
     // Cached once, so the checks below need no argon2 slot.
     assert_eq!(server.bearer("/verify", &token).status, 200);
 
@@ -348,4 +337,20 @@ fn after_a_request_with_a_body_the_connection_closes() {
         answers.to_ascii_lowercase().contains("connection: close"),
         "{answers}"
     );
+}
+
+/// serve under `ulimit -n 256` (a cap of 192 connections), as a shell
+/// wrapper sets it.
+pub fn small_fd_limit_server(env: &TestEnv) -> Server {
+    let std = env.std_cmd(&["serve", "--listen", "127.0.0.1:0"]);
+    let mut wrapped = std::process::Command::new("sh");
+    wrapped
+        .env_clear()
+        .envs(std.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .arg("-c")
+        .arg("ulimit -n 256 && exec \"$@\"")
+        .arg("sh")
+        .arg(std.get_program())
+        .args(std.get_args());
+    Server::start_command(wrapped)
 }

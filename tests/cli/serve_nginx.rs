@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::TestEnv;
+use crate::common::{TestEnv, missing_tool};
 use crate::serve::{Response, Server, request};
 use crate::verify::{forge, id_part};
 
@@ -191,10 +191,7 @@ impl Drop for Nginx {
 #[test]
 fn nginx_auth_request_in_front_of_a_static_folder() {
     let Some(nginx) = nginx_binary() else {
-        if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
-            panic!("nginx is not installed, and CI must run this test (apt-get install nginx)");
-        }
-        eprintln!("note: skipping the nginx test: nginx is not installed (apt-get install nginx)");
+        missing_tool("nginx");
         return;
     };
     let env = TestEnv::new();

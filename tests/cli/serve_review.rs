@@ -8,23 +8,8 @@ use std::time::Duration;
 
 use crate::common::TestEnv;
 use crate::serve::{Response, Server, metric_in, parse_response, raw_request};
+use crate::serve_http::small_fd_limit_server;
 use crate::verify::{forge, id_part};
-
-/// serve under `ulimit -n 256` (a cap of 192 connections), as a shell
-/// wrapper sets it.
-fn small_fd_limit_server(env: &TestEnv) -> Server {
-    let std = env.std_cmd(&["serve", "--listen", "127.0.0.1:0"]);
-    let mut wrapped = std::process::Command::new("sh");
-    wrapped
-        .env_clear()
-        .envs(std.get_envs().filter_map(|(k, v)| Some((k, v?))))
-        .arg("-c")
-        .arg("ulimit -n 256 && exec \"$@\"")
-        .arg("sh")
-        .arg(std.get_program())
-        .args(std.get_args());
-    Server::start_command(wrapped)
-}
 
 /// One keep-alive `/verify` on `stream`; `None` if the server closed it.
 fn keep_alive_verify(stream: &mut TcpStream, token: &str) -> Option<Response> {

@@ -16,29 +16,16 @@ use argon2::password_hash::PasswordHasher;
 use argon2::{Algorithm, Argon2, Params, Version};
 
 use crate::common::checks::wait_at_most;
-use crate::common::{BIN, TestEnv, path_str};
+use crate::common::{BIN, TestEnv, path_str, tool};
 use crate::fixtures::{id_of, mode, set_token};
 use crate::serve::Server;
 use crate::verify::secret_part;
 
 const WAIT: Duration = Duration::from_secs(30);
 
-/// `sqlite3`'s path, or `None` (with a note) when it is not installed;
-/// CI installs it, so there a missing `sqlite3` fails the test.
+/// `sqlite3`, or `None` when it is not installed (`missing_tool`).
 fn sqlite3() -> Option<&'static str> {
-    let found = Command::new("sqlite3")
-        .arg("-version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if found {
-        return Some("sqlite3");
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "sqlite3 is not installed (Debian package sqlite3; .ci/run installs it)"
-    );
-    println!("note: skipped: sqlite3 is not installed");
-    None
+    tool("sqlite3").then_some("sqlite3")
 }
 
 /// Waits until `token show NAME` reports a Last Used.

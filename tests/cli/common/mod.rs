@@ -165,3 +165,27 @@ pub fn contains(haystack: &[u8], needle: &str) -> bool {
 pub fn path_str(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
+
+/// A tool a test needs is not installed: on CI (`CI` set) that fails the
+/// test, as `.ci/run` installs every tool the tests use; elsewhere the
+/// test is skipped with a note.
+pub fn missing_tool(name: &str) {
+    let on_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+    assert!(
+        !on_ci,
+        "{name} is not installed, and CI must run this test (.ci/run installs it)"
+    );
+    eprintln!("note: skipped: {name} is not installed");
+}
+
+/// Whether `name` is on PATH; when it is not, see `missing_tool`.
+pub fn tool(name: &str) -> bool {
+    let found = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        missing_tool(name);
+    }
+    found
+}
