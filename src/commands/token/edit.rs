@@ -1,0 +1,99 @@
+//! `token edit`: a live token's name, privileges, expiry, allow-list, note.
+
+use anyhow::Result;
+
+use super::{check_not_an_id, check_within_account, name_taken, print_token, resolve_live};
+use crate::cli::EditArgs;
+use crate::commands::Context;
+use crate::error::Error;
+use crate::output;
+use crate::store;
+use crate::values::{self, AclEdit};
+
+pub(super) fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
+    let acl_edit = AclEdit::parse(&args.acls.acl, &args.acls.add_acl, &args.acls.remove_acl)?;
+    let changes_ips = !args.allow_ip.is_empty() || args.clear_allow_ip;
+    if args.new_name.is_none()
+        && acl_edit.is_none()
+        && args.expires.is_none()
+        && !changes_ips
+        && args.note.is_none()
+    {
+        return Err(Error::usage("nothing to change")
+            .with_hint("give at least one of --new-name, --acl, --add-acl, --remove-acl, --expires, --allow-ip, --clear-allow-ip, --note")
+            .into());
+    }
+    if let Some(name) = &args.new_name {
+        values::token_name(name)?;
+    }
+    let new_note = args.note.as_deref().map(values::note).transpose()?;
+    let expires_at = match &args.expires {
+        Some(when) => Some(values::expiry(when, ctx.now_utc())?),
+        None => None,
+    };
+    let allow_ips = match changes_ips {
+        true => Some(values::networks(&args.allow_ip)?),
+        false => None,
+    };
+
+    let mut store = ctx.open_to_change()?;
+    let updated = ctx.write_as_account(&mut store, |tx, account| {
+        let old = resolve_live(ctx, tx, account, &args.token, "edited")?;
+        let mut t = old.clone();
+        let mut changes = Vec::new();
+
+        if let Some(name) = &args.new_name
+            && *name != t.name
+        {
+            if store::live_name_taken(tx, account.id, name, Some(&t.id))? {
+                return Err(name_taken(name, &account.name).into());
+            }
+            check_not_an_id(tx, name)?;
+            changes.push(format!("name {} -> {name}", t.name));
+            t.name = name.clone();
+        }
+        if let Some(acl_edit) = &acl_edit {
+            let acls = acl_edit.apply(&t.acls)?;
+            check_within_account(account, &acls)?;
+            if acls != t.acls {
+                changes.push(format!("acls {} -> {}", t.acls.join(","), acls.join(",")));
+                t.acls = acls;
+            }
+        }
+        if let Some(at) = expires_at
+            && at != t.expires_at
+        {
+            let show = |v: Option<i64>| v.map_or("never".into(), output::utc);
+            changes.push(format!("expires {} -> {}", show(t.expires_at), show(at)));
+            t.expires_at = at;
+        }
+        if let Some(ips) = &allow_ips
+            && *ips != t.allow_ips
+        {
+            let show = |v: &[String]| {
+                if v.is_empty() {
+                    "any".into()
+                } else {
+                    v.join(",")
+                }
+            };
+            changes.push(format!("allow_ips {} -> {}", show(&t.allow_ips), show(ips)));
+            t.allow_ips = ips.clone();
+        }
+        if let Some(note) = &new_note {
+            let note = note.clone();
+            if note != t.note {
+                changes.push("note changed".into());
+                t.note = note;
+            }
+        }
+        if !changes.is_empty() {
+            store::update_token(tx, &t)?;
+            let mut event = ctx.token_event("edit", &t);
+            event.detail = Some(changes.join("; "));
+            store::record_event(tx, &event)?;
+        }
+        Ok(t)
+    })?;
+    print_token(ctx, &updated)
+}

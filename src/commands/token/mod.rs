@@ -1,0 +1,165 @@
+//! `tokenctl token ...`: create, list, show, edit, rotate, disable, enable,
+//! revoke, revoke-all, verify; one module per subcommand or close group,
+//! and here the lookups, refusals and views they share.
+
+mod create;
+mod edit;
+mod list;
+mod revoke_all;
+mod rotate;
+mod selection;
+mod show;
+mod state;
+mod verify;
+
+use anyhow::Result;
+use rusqlite::Connection;
+
+use super::Context;
+use crate::cli::{OutputFormat, TokenCommand};
+use crate::error::Error;
+use crate::model::{Account, Token};
+use crate::output::{self, IssuedView, Style, TokenView};
+use crate::store;
+use crate::{ui, values};
+use state::Change;
+
+pub fn run(ctx: &Context, cmd: TokenCommand) -> Result<()> {
+    match cmd {
+        TokenCommand::Create(args) => create::create(ctx, args),
+        TokenCommand::List(args) => list::list(ctx, args),
+        TokenCommand::Show(args) => show::show(ctx, args),
+        TokenCommand::Edit(args) => edit::edit(ctx, args),
+        TokenCommand::Rotate(args) => rotate::rotate(ctx, args),
+        TokenCommand::Disable(args) => state::change_tokens(ctx, &args.tokens, Change::Disable),
+        TokenCommand::Enable(args) => state::change_tokens(ctx, &args.tokens, Change::Enable),
+        TokenCommand::Revoke(args) => state::change_tokens(ctx, &args.tokens, Change::Revoke),
+        TokenCommand::RevokeAll(args) => revoke_all::revoke_all(ctx, args),
+        TokenCommand::Verify(args) => verify::verify(ctx, args),
+    }
+}
+
+/// Shows a new plaintext exactly once, after it is committed: a bare line
+/// for scripts, an object for JSON/YAML, and on a terminal the details and
+/// a confirmation that it was saved.
+fn show_issued(ctx: &Context, t: &Token, plaintext: &str) -> Result<()> {
+    if ctx.format() != OutputFormat::Table {
+        let view = IssuedView {
+            token: TokenView::new(t, ctx.now),
+            plaintext,
+        };
+        output::structured(ctx.format(), &view)?;
+        return Ok(());
+    }
+    if !ctx.interactive {
+        // `T=$(tokenctl token create ci)` gets the token and nothing else.
+        output::line(plaintext)?;
+        let plain = Style {
+            color: false,
+            terminal: false,
+            ..ctx.style
+        };
+        ctx.msg
+            .text(&output::token_details_table(plain, t, ctx.now).to_string());
+        ctx.msg
+            .warn("this token will not be shown again; store it somewhere safe now");
+        return Ok(());
+    }
+    loop {
+        output::line("")?;
+        output::line(plaintext)?;
+        output::line("")?;
+        output::token_details(ctx.style, t, ctx.now)?;
+        ctx.msg
+            .warn("this token will not be shown again; copy it somewhere safe now");
+        if ctx.yes || ui::ask("Yes, I saved my token", false)? {
+            return Ok(());
+        }
+    }
+}
+
+fn print_token(ctx: &Context, t: &Token) -> Result<()> {
+    match ctx.format() {
+        OutputFormat::Table => output::token_details(ctx.style, t, ctx.now)?,
+        format => output::structured(format, &TokenView::new(t, ctx.now))?,
+    }
+    Ok(())
+}
+
+/// A live token of the account for a change; a revoked one is a conflict.
+fn resolve_live(
+    ctx: &Context,
+    conn: &Connection,
+    account: &Account,
+    name_or_id: &str,
+    verb: &str,
+) -> Result<Token> {
+    let t = store::resolve_token(conn, account.id, name_or_id)?
+        .ok_or_else(|| token_not_found(ctx, name_or_id))?;
+    if t.revoked_at.is_some() {
+        return Err(revoked_conflict(&t, verb).into());
+    }
+    Ok(t)
+}
+
+fn revoked_conflict(t: &Token, verb: &str) -> Error {
+    Error::conflict(format!(
+        "token '{}' ({}) is revoked and cannot be {verb}",
+        t.name, t.id
+    ))
+    .with_hint("create a new token instead")
+}
+
+fn token_not_found(ctx: &Context, name: &str) -> Error {
+    let account = ctx.user().unwrap_or_default();
+    Error::not_found(format!("no token '{name}' in account '{account}'"))
+        .with_hint("list tokens with: tokenctl token list --all")
+}
+
+fn name_taken(name: &str, account: &str) -> Error {
+    Error::conflict(format!(
+        "account '{account}' already has a live token named '{name}'"
+    ))
+    .with_hint("pick another name, or revoke the existing token first")
+}
+
+/// A name that is some token's id would hide that token: a `<TOKEN>`
+/// argument is tried as a name first.
+fn check_not_an_id(conn: &Connection, name: &str) -> Result<()> {
+    if store::token_id_taken(conn, name)? {
+        return Err(Error::conflict(format!("'{name}' is the id of a token"))
+            .with_hint("pick another name: a token named like another token's id would hide it")
+            .into());
+    }
+    Ok(())
+}
+
+fn suspended(account: &Account) -> Error {
+    Error::runtime(format!("account '{}' is suspended", account.name))
+        .with_hint(format!("tokenctl account unsuspend {}", account.name))
+}
+
+fn check_within_account(account: &Account, acls: &[String]) -> Result<(), Error> {
+    let lacking = values::lacking(&account.acls, acls);
+    if lacking.is_empty() {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "account '{}' lacks the privilege{} {}",
+        account.name,
+        if lacking.len() == 1 { "" } else { "s" },
+        lacking.join(", ")
+    ))
+    .with_hint(format!(
+        "a token can only have its account's privileges ({})",
+        account.acls.join(", ")
+    )))
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}

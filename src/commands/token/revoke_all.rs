@@ -1,0 +1,127 @@
+//! `token revoke-all`: revokes every token a selection matches.
+
+use std::collections::HashSet;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::plural;
+use super::selection::{parse_glob, selection_account, selection_query};
+use crate::cli::{OutputFormat, RevokeAllArgs, SelectionArgs};
+use crate::commands::Context;
+use crate::model::Token;
+use crate::output::{self, TokenView};
+use crate::store;
+
+pub(super) fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
+    let glob = parse_glob(&args.selection)?;
+    let mut store = ctx.open_to_change()?;
+    let account = match selection_account(ctx, store.conn(), &args.selection)? {
+        Ok(account) => account,
+        Err(()) => {
+            return print_revoked(
+                ctx,
+                &[],
+                args.dry_run.then_some(&[][..]),
+                args.selection.all_accounts,
+            );
+        }
+    };
+    let query = selection_query(ctx, &args.selection, glob.as_ref(), account.as_ref())?;
+    // With --yes (cron) the selection is made once, under the write lock.
+    // Otherwise what a person approved is what gets revoked: only the
+    // tokens listed (and still selected) are taken.
+    let approved: Option<HashSet<String>> = if ctx.yes && !args.dry_run {
+        None
+    } else {
+        let preview = store::list_tokens(store.conn(), &query)?;
+        if args.dry_run {
+            return print_revoked(ctx, &[], Some(&preview), args.selection.all_accounts);
+        }
+        if preview.is_empty() {
+            return print_revoked(ctx, &[], None, args.selection.all_accounts);
+        }
+        if ctx.interactive {
+            output::token_table(ctx.style, &preview, ctx.now, args.selection.all_accounts)?;
+        }
+        ctx.confirm(&format!(
+            "Revoke these {}? They stop working at once",
+            plural(preview.len(), "token")
+        ))?;
+        Some(preview.into_iter().map(|t| t.id).collect())
+    };
+    let detail = revoke_all_detail(&args.selection);
+    let revoked = store.write(|tx| {
+        let mut selected = store::list_tokens(tx, &query)?;
+        if let Some(approved) = &approved {
+            selected.retain(|t| approved.contains(&t.id));
+        }
+        for t in &mut selected {
+            store::revoke_token(tx, &t.id, ctx.now)?;
+            let mut event = ctx.token_event("revoke", t);
+            event.detail = Some(detail.clone());
+            store::record_event(tx, &event)?;
+            t.revoked_at = Some(ctx.now);
+        }
+        Ok(selected)
+    })?;
+    print_revoked(ctx, &revoked, None, args.selection.all_accounts)
+}
+
+fn revoke_all_detail(sel: &SelectionArgs) -> String {
+    let mut parts = vec!["revoke-all".to_string()];
+    if sel.expired {
+        parts.push("--expired".into());
+    }
+    if let Some(d) = &sel.unused_for {
+        parts.push(format!("--unused-for {d}"));
+    }
+    if let Some(g) = &sel.name_glob {
+        parts.push(format!("--match {g}"));
+    }
+    if sel.all_accounts {
+        parts.push("--all-accounts".into());
+    }
+    parts.join(" ")
+}
+
+#[derive(Serialize)]
+struct RevokedView {
+    revoked: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    would_revoke: Option<usize>,
+    tokens: Vec<TokenView>,
+}
+
+/// The outcome of `revoke` and `revoke-all`; `would` is the dry-run
+/// selection.
+fn print_revoked(
+    ctx: &Context,
+    revoked: &[Token],
+    would: Option<&[Token]>,
+    all_accounts: bool,
+) -> Result<()> {
+    let shown = would.unwrap_or(revoked);
+    if ctx.format() != OutputFormat::Table {
+        let view = RevokedView {
+            revoked: revoked.len(),
+            would_revoke: would.map(<[Token]>::len),
+            tokens: shown.iter().map(|t| TokenView::new(t, ctx.now)).collect(),
+        };
+        output::structured(ctx.format(), &view)?;
+        return Ok(());
+    }
+    match would {
+        Some(would) => {
+            if !would.is_empty() {
+                output::token_table(ctx.style, would, ctx.now, all_accounts)?;
+            }
+            output::line(&format!(
+                "would revoke {} (dry run)",
+                plural(would.len(), "token")
+            ))?;
+        }
+        None => output::line(&format!("revoked {}", plural(revoked.len(), "token")))?,
+    }
+    Ok(())
+}

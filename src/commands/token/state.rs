@@ -1,0 +1,121 @@
+//! `token disable`, `enable` and `revoke`: state changes of named tokens.
+
+use anyhow::Result;
+
+use super::{plural, resolve_live, revoked_conflict, token_not_found};
+use crate::cli::OutputFormat;
+use crate::commands::Context;
+use crate::model::Token;
+use crate::output::{self, TokenView};
+use crate::store;
+
+/// The state changes that take several `<TOKEN>`s.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Change {
+    Revoke,
+    Disable,
+    Enable,
+}
+
+impl Change {
+    fn action(self) -> &'static str {
+        match self {
+            Change::Revoke => "revoke",
+            Change::Disable => "disable",
+            Change::Enable => "enable",
+        }
+    }
+
+    fn past(self) -> &'static str {
+        match self {
+            Change::Revoke => "revoked",
+            Change::Disable => "disabled",
+            Change::Enable => "enabled",
+        }
+    }
+
+    /// Whether the change would do anything to `t`.
+    fn applies_to(self, t: &Token) -> bool {
+        match self {
+            Change::Revoke => t.revoked_at.is_none(),
+            Change::Disable => t.disabled_at.is_none(),
+            Change::Enable => t.disabled_at.is_some(),
+        }
+    }
+}
+
+/// Revokes, disables or enables several tokens in one transaction: if any
+/// is not found (or, for disable/enable, revoked) nothing changes. A token
+/// already in the wanted state is left alone, with no audit event.
+pub(super) fn change_tokens(ctx: &Context, names: &[String], change: Change) -> Result<()> {
+    let first = names.first().map(String::as_str).unwrap_or_default();
+    let mut store = ctx.open_to_change()?;
+
+    // Resolve every name before asking anything.
+    let account = ctx
+        .read_account(store.conn())?
+        .ok_or_else(|| token_not_found(ctx, first))?;
+    let mut targets: Vec<Token> = Vec::new();
+    for name in names {
+        let t = match change {
+            Change::Revoke => store::resolve_token(store.conn(), account.id, name)?
+                .ok_or_else(|| token_not_found(ctx, name))?,
+            _ => resolve_live(ctx, store.conn(), &account, name, change.past())?,
+        };
+        if !targets.iter().any(|o| o.id == t.id) {
+            targets.push(t);
+        }
+    }
+    let pending: Vec<&str> = targets
+        .iter()
+        .filter(|t| change.applies_to(t))
+        .map(|t| t.name.as_str())
+        .collect();
+    if change == Change::Revoke && !pending.is_empty() {
+        ctx.confirm(&format!(
+            "Revoke {} ({})? It stops working at once",
+            plural(pending.len(), "token"),
+            pending.join(", ")
+        ))?;
+    }
+
+    let changed = ctx.write_as_account(&mut store, |tx, account| {
+        let mut changed = Vec::new();
+        for target in &targets {
+            // Re-read under the write lock, by id (a name could now be
+            // another token's): another process may have acted meanwhile.
+            let mut t = store::token_by_id(tx, &target.id)?
+                .filter(|t| t.account_id == account.id)
+                .ok_or_else(|| token_not_found(ctx, &target.name))?;
+            if change != Change::Revoke && t.revoked_at.is_some() {
+                return Err(revoked_conflict(&t, change.past()).into());
+            }
+            if !change.applies_to(&t) {
+                continue;
+            }
+            match change {
+                Change::Revoke => t.revoked_at = Some(ctx.now),
+                Change::Disable => t.disabled_at = Some(ctx.now),
+                Change::Enable => t.disabled_at = None,
+            }
+            store::update_token(tx, &t)?;
+            store::record_event(tx, &ctx.token_event(change.action(), &t))?;
+            changed.push(t);
+        }
+        Ok(changed)
+    })?;
+    match ctx.format() {
+        OutputFormat::Table => output::line(&format!(
+            "{} {}",
+            change.past(),
+            plural(changed.len(), "token")
+        ))?,
+        format => {
+            let tokens: Vec<TokenView> =
+                changed.iter().map(|t| TokenView::new(t, ctx.now)).collect();
+            let view = serde_json::json!({ change.past(): changed.len(), "tokens": tokens });
+            output::structured(format, &view)?;
+        }
+    }
+    Ok(())
+}
