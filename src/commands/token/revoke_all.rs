@@ -93,7 +93,7 @@ struct RevokedView {
     tokens: Vec<TokenView>,
 }
 
-/// The outcome of `revoke` and `revoke-all`; `would` is the dry-run
+/// The outcome of `revoke-all`; `would` is the dry-run
 /// selection.
 fn print_revoked(
     ctx: &Context,
