@@ -17,7 +17,6 @@
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
-use rusqlite::config::DbConfig;
 use tokio::sync::Semaphore;
 
 use crate::store::Store;
@@ -48,15 +47,8 @@ impl StorePool {
         }
         idle.push(first);
         for store in &idle {
-            // The lookup joins tokens and accounts, and SQLite (3.54)
-            // marks that statement to be re-planned each time ?1 is bound,
-            // even to the same value, so the cached statement was planned
-            // afresh on every request (a third of the server's CPU for a
-            // cached valid token). The query planner stability guarantee
-            // keeps the one plan (primary-key lookups: there is no better).
             store
-                .conn()
-                .set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)
+                .keep_query_plans()
                 .context("configuring a store connection")?;
         }
         Ok(StorePool {
