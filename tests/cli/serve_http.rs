@@ -36,16 +36,28 @@ fn closed_within(stream: &mut TcpStream, within: Duration) -> Vec<u8> {
 
 /// One keep-alive request on `stream`; reads exactly its answer.
 fn keep_alive_request(stream: &mut TcpStream, target: &str, token: &str) -> Response {
+    try_keep_alive_request(stream, target, token).expect("an answer before the server closed")
+}
+
+/// One keep-alive request on `stream`; reads exactly its answer, or
+/// `None` if the server closed the connection first.
+pub fn try_keep_alive_request(
+    stream: &mut TcpStream,
+    target: &str,
+    token: &str,
+) -> Option<Response> {
     let raw = format!("GET {target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n");
-    stream.write_all(raw.as_bytes()).unwrap();
+    stream.write_all(raw.as_bytes()).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     let mut answer = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
-        let n = stream.read(&mut buf).expect("an answer");
-        assert!(n > 0, "closed before answering: {answer:?}");
+        let n = stream.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
         answer.extend_from_slice(&buf[..n]);
         if let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
             let head = String::from_utf8_lossy(&answer[..end]).to_ascii_lowercase();
@@ -54,7 +66,7 @@ fn keep_alive_request(stream: &mut TcpStream, target: &str, token: &str) -> Resp
                 .find_map(|l| l.strip_prefix("content-length:"))
                 .map_or(0, |v| v.trim().parse().unwrap());
             if answer.len() >= end + 4 + length {
-                return parse_response(&answer);
+                return Some(parse_response(&answer));
             }
         }
     }

@@ -2,41 +2,16 @@
 //! makes room beyond the cap, the address a refusal is logged with, and
 //! what /metrics counts as a cache miss.
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
 
 use crate::common::TestEnv;
-use crate::serve::{Response, Server, metric_in, parse_response, raw_request};
-use crate::serve_http::small_fd_limit_server;
+use crate::serve::{Response, Server, metric_in, raw_request};
+use crate::serve_http::{small_fd_limit_server, try_keep_alive_request};
 use crate::verify::{forge, id_part};
 
 /// One keep-alive `/verify` on `stream`; `None` if the server closed it.
 fn keep_alive_verify(stream: &mut TcpStream, token: &str) -> Option<Response> {
-    let raw = format!("GET /verify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n");
-    stream.write_all(raw.as_bytes()).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    let mut answer = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut buf).ok()?;
-        if n == 0 {
-            return None;
-        }
-        answer.extend_from_slice(&buf[..n]);
-        if let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&answer[..end]).to_ascii_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .map_or(0, |v| v.trim().parse().unwrap());
-            if answer.len() >= end + 4 + length {
-                return Some(parse_response(&answer));
-            }
-        }
-    }
+    try_keep_alive_request(stream, "/verify", token)
 }
 
 /// A new connection that has had one answered request, then sits idle.
