@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use tokenctl::model::{Account, Event, Token};
-use tokenctl::store::{self, Store};
+use tokenctl::store::{Location, Store};
 use tokenctl::token;
 
 const USAGE: &str = "usage: seed --db PATH --count N [--account NAME]";
@@ -110,20 +110,17 @@ fn seed(args: &Args) -> Result<String> {
     let probe = token::generate()?;
     let probe_hash = token::hash_secret(&probe.secret)?;
 
-    let mut store = Store::open_or_create(&args.db)?;
+    let mut store = Store::open_or_create(&Location::parse(&args.db))?;
     store.write(|tx| {
-        let account = store::insert_account(tx, &args.account, &all, now)?;
-        store::mark_bootstrapped(tx, now)?;
-        store::record_event(
-            tx,
-            &event(
-                now,
-                "account-add",
-                &account,
-                None,
-                "acls=all (first use of the store)".into(),
-            ),
-        )?;
+        let account = tx.insert_account(&args.account, &all, now)?;
+        tx.mark_bootstrapped(now)?;
+        tx.record_event(&event(
+            now,
+            "account-add",
+            &account,
+            None,
+            "acls=all (first use of the store)".into(),
+        ))?;
         let row = |id: String, name: String, secret_hash: String, created_at, expires_at| Token {
             id,
             account_id: account.id,
@@ -151,8 +148,8 @@ fn seed(args: &Args) -> Result<String> {
                 created_at,
                 Some(created_at + LIFETIME),
             );
-            store::insert_token(tx, &t)?;
-            store::record_event(tx, &create_event(&account, &t))?;
+            tx.insert_token(&t)?;
+            tx.record_event(&create_event(&account, &t))?;
         }
         let t = row(
             probe.id.clone(),
@@ -161,14 +158,12 @@ fn seed(args: &Args) -> Result<String> {
             now,
             None,
         );
-        store::insert_token(tx, &t)?;
-        store::record_event(tx, &create_event(&account, &t))?;
+        tx.insert_token(&t)?;
+        tx.record_event(&create_event(&account, &t))?;
         Ok(())
     })?;
-    // Leave a single self-contained file (no -wal) that can be copied.
-    store
-        .conn()
-        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    // Closing the only connection checkpoints the -wal into the file and
+    // removes it: a single self-contained file that can be copied.
     drop(store);
     Ok(probe.plaintext.to_string())
 }

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 
 use clap_complete::CompletionCandidate;
 
-use crate::store::{self, Store};
+use crate::store::Queries;
+use crate::store::{Location, Store};
 
 /// `--db` and `-u` as given on the line being completed.
 #[derive(Default)]
@@ -51,7 +52,7 @@ impl Line {
 
     /// The store: `--db` on the line, else TOKENCTL_DB, else the default.
     fn store(&self) -> Option<Store> {
-        let path = self
+        let location = self
             .db
             .clone()
             .or_else(|| {
@@ -59,8 +60,9 @@ impl Line {
                     .filter(|v| !v.is_empty())
                     .map(PathBuf::from)
             })
-            .or_else(|| store::default_path().ok())?;
-        Store::open_existing(&path).ok().flatten()
+            .map(|path| Location::parse(&path))
+            .or_else(|| Location::default_store().ok())?;
+        Store::open_existing(&location).ok().flatten()
     }
 
     fn user(&self) -> Option<String> {
@@ -89,8 +91,8 @@ pub fn token_names(current: &OsStr) -> Vec<CompletionCandidate> {
     let line = Line::parse(std::env::args_os());
     let names = (|| {
         let store = line.store()?;
-        let account = store::find_account(store.conn(), &line.user()?).ok()??;
-        store::live_token_names(store.conn(), account.id).ok()
+        let account = store.find_account(&line.user()?).ok()??;
+        store.live_token_names(account.id).ok()
     })();
     candidates(current, names.unwrap_or_default())
 }
@@ -98,9 +100,7 @@ pub fn token_names(current: &OsStr) -> Vec<CompletionCandidate> {
 /// Names of the live accounts.
 pub fn account_names(current: &OsStr) -> Vec<CompletionCandidate> {
     let line = Line::parse(std::env::args_os());
-    let names = line
-        .store()
-        .and_then(|store| store::account_names(store.conn()).ok());
+    let names = line.store().and_then(|store| store.account_names().ok());
     candidates(current, names.unwrap_or_default())
 }
 
@@ -110,7 +110,7 @@ pub fn privileges(current: &OsStr) -> Vec<CompletionCandidate> {
     let line = Line::parse(std::env::args_os());
     let mut names = line
         .store()
-        .and_then(|store| store::privileges_in_use(store.conn()).ok())
+        .and_then(|store| store.privileges_in_use().ok())
         .unwrap_or_default();
     if !names.iter().any(|n| n == crate::values::ALL) {
         names.push(crate::values::ALL.to_string());

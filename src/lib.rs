@@ -133,10 +133,15 @@ fn color_choice(cli: &Cli) -> ColorChoice {
 /// The exit kind, one-line message and hint of an error chain: our own
 /// `Error` where there is one, else a runtime failure with its causes.
 fn describe(e: &anyhow::Error) -> (Kind, String, Option<String>) {
-    match e.chain().find_map(|c| c.downcast_ref::<error::Error>()) {
-        Some(err) => (err.kind, err.message.clone(), err.hint.clone()),
-        None => (Kind::Runtime, format!("{e:#}").replace('\n', " "), None),
-    }
+    let ours = e.chain().find_map(|c| {
+        c.downcast_ref::<error::Error>()
+            .map(|err| (err.kind, err.message.clone(), err.hint.clone()))
+            .or_else(|| {
+                let err = c.downcast_ref::<store::Error>()?.for_user();
+                Some((err.kind, err.message, err.hint))
+            })
+    });
+    ours.unwrap_or_else(|| (Kind::Runtime, format!("{e:#}").replace('\n', " "), None))
 }
 
 /// A closed stdout (`tokenctl token list | head`) is not an error.

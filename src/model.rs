@@ -89,3 +89,10 @@ pub struct Event {
     pub token_name: Option<String>,
     pub detail: Option<String>,
 }
+
+/// A stored token and its live account (`None` once the account is gone).
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub token: Token,
+    pub account: Option<Account>,
+}

@@ -7,10 +7,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use rusqlite::Connection;
-
-use crate::model::{Account, Status, Token};
-use crate::store;
+use crate::model::{Account, Found, Status, Token};
 use crate::values;
 
 /// Why a token was refused.
@@ -45,22 +42,6 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// A stored token and its live account (`None` once the account is gone).
-pub struct Found {
-    pub token: Token,
-    pub account: Option<Account>,
-}
-
-/// The token with this id and its account; `None` for an unknown id.
-pub fn lookup(conn: &Connection, id: &str) -> rusqlite::Result<Option<Found>> {
-    let Some(token) = store::token_by_id(conn, id)? else {
-        return Ok(None);
-    };
-    // By id: a deleted account's name may since have been taken again.
-    let account = store::account_by_id(conn, token.account_id)?;
-    Ok(Some(Found { token, account }))
 }
 
 /// The stored hash `secret` matches: the current one, or the previous one

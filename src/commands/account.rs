@@ -2,7 +2,6 @@
 //! privileges that bound every token of theirs.
 
 use anyhow::Result;
-use rusqlite::Connection;
 use serde::Serialize;
 
 use super::Context;
@@ -10,7 +9,7 @@ use crate::cli::{AccountAddArgs, AccountArgs, AccountCommand, AccountEditArgs, O
 use crate::error::Error;
 use crate::model::Account;
 use crate::output;
-use crate::store::{self, TokenQuery};
+use crate::store::{Queries, TokenQuery};
 use crate::values::{self, AclEdit};
 
 pub fn run(ctx: &Context, cmd: AccountCommand) -> Result<()> {
@@ -51,16 +50,19 @@ impl AccountView {
 fn add(ctx: &Context, args: AccountAddArgs) -> Result<()> {
     values::account_name(&args.name)?;
     let acls = values::privilege_set(&args.acl)?;
-    if !ctx.db.exists() {
-        // A fresh store bootstraps the acting user: know who it is before
-        // anything is created.
-        ctx.user()?;
-    }
-    let mut store = ctx.open_or_create()?;
+    let mut store = match ctx.open_existing()? {
+        Some(store) => store,
+        None => {
+            // A fresh store bootstraps the acting user: know who it is
+            // before anything is created.
+            ctx.user()?;
+            ctx.open_or_create()?
+        }
+    };
     // Account commands name their account; the acting user matters only
     // to bootstrap a fresh store, and not when it is adding itself (then
     // with the privileges asked for rather than `all`).
-    let fresh = !store::is_bootstrapped(store.conn())?;
+    let fresh = !store.is_bootstrapped()?;
     let bootstrap_user = match fresh {
         true => Some(ctx.user()?).filter(|u| *u != args.name),
         false => None,
@@ -70,18 +72,18 @@ fn add(ctx: &Context, args: AccountAddArgs) -> Result<()> {
             Some(user) => ctx.bootstrap_if_fresh(tx, user)?,
             None => false,
         };
-        if store::find_account(tx, &args.name)?.is_some() {
+        if tx.find_account(&args.name)?.is_some() {
             return Err(
                 Error::conflict(format!("an account named '{}' exists", args.name))
                     .with_hint("pick another name, or change it with: tokenctl account edit")
                     .into(),
             );
         }
-        let account = store::insert_account(tx, &args.name, &acls, ctx.now)?;
-        store::mark_bootstrapped(tx, ctx.now)?;
+        let account = tx.insert_account(&args.name, &acls, ctx.now)?;
+        tx.mark_bootstrapped(ctx.now)?;
         let mut event = ctx.account_event("account-add", &account);
         event.detail = Some(format!("acls={}", acls.join(",")));
-        store::record_event(tx, &event)?;
+        tx.record_event(&event)?;
         Ok((account, bootstrapped))
     })?;
     if let Some(user) = bootstrap_user.filter(|_| bootstrapped) {
@@ -92,7 +94,7 @@ fn add(ctx: &Context, args: AccountAddArgs) -> Result<()> {
 
 fn list(ctx: &Context) -> Result<()> {
     let accounts = match ctx.open_read()? {
-        Some(store) => store::list_accounts(store.conn())?,
+        Some(store) => store.list_accounts()?,
         None => {
             ctx.msg.note(&ctx.no_store());
             Vec::new()
@@ -155,16 +157,18 @@ fn print_account(ctx: &Context, account: &Account, tokens: i64) -> Result<()> {
     Ok(())
 }
 
-fn find(conn: &Connection, name: &str) -> Result<Account> {
-    Ok(store::find_account(conn, name)?.ok_or_else(|| no_such_account(name))?)
+fn find(store: &dyn Queries, name: &str) -> Result<Account> {
+    Ok(store
+        .find_account(name)?
+        .ok_or_else(|| no_such_account(name))?)
 }
 
 fn show(ctx: &Context, args: AccountArgs) -> Result<()> {
     let store = ctx
         .open_read()?
         .ok_or_else(|| no_such_account(&args.name).with_hint(ctx.no_store()))?;
-    let account = find(store.conn(), &args.name)?;
-    let tokens = store::live_token_count(store.conn(), account.id)?;
+    let account = find(&store, &args.name)?;
+    let tokens = store.live_token_count(account.id)?;
     print_account(ctx, &account, tokens)
 }
 
@@ -184,7 +188,7 @@ fn edit(ctx: &Context, args: AccountEditArgs) -> Result<()> {
         let mut account = find(tx, &args.name)?;
         let mut changes = Vec::new();
         if let Some(name) = args.new_name.as_ref().filter(|n| **n != account.name) {
-            if store::find_account(tx, name)?.is_some() {
+            if tx.find_account(name)?.is_some() {
                 return Err(Error::conflict(format!("an account named '{name}' exists"))
                     .with_hint("pick another name")
                     .into());
@@ -204,12 +208,12 @@ fn edit(ctx: &Context, args: AccountEditArgs) -> Result<()> {
             }
         }
         if !changes.is_empty() {
-            store::update_account(tx, &account)?;
+            tx.update_account(&account)?;
             let mut event = ctx.account_event("account-edit", &account);
             event.detail = Some(changes.join("; "));
-            store::record_event(tx, &event)?;
+            tx.record_event(&event)?;
         }
-        Ok((account.clone(), store::live_token_count(tx, account.id)?))
+        Ok((account.clone(), tx.live_token_count(account.id)?))
     })?;
     print_account(ctx, &account, tokens)
 }
@@ -221,15 +225,15 @@ fn set_suspended(ctx: &Context, args: AccountArgs, suspended: bool) -> Result<()
         // Suspending a suspended account changes nothing and records nothing.
         if account.suspended != suspended {
             account.suspended = suspended;
-            store::update_account(tx, &account)?;
+            tx.update_account(&account)?;
             let action = if suspended {
                 "account-suspend"
             } else {
                 "account-unsuspend"
             };
-            store::record_event(tx, &ctx.account_event(action, &account))?;
+            tx.record_event(&ctx.account_event(action, &account))?;
         }
-        Ok((account.clone(), store::live_token_count(tx, account.id)?))
+        Ok((account.clone(), tx.live_token_count(account.id)?))
     })?;
     print_account(ctx, &account, tokens)
 }
@@ -242,31 +246,32 @@ struct DeletedView {
 
 fn delete(ctx: &Context, args: AccountArgs) -> Result<()> {
     let mut store = ctx.open_to_change()?;
-    let account = find(store.conn(), &args.name)?;
-    let live = store::live_token_count(store.conn(), account.id)?;
+    let account = find(&store, &args.name)?;
+    let live = store.live_token_count(account.id)?;
     ctx.confirm(&format!(
         "Delete account '{}' and revoke its {live} live token(s)?",
         account.name
     ))?;
     let revoked = store.write(|tx| {
         // By id: the account may have been renamed since we asked.
-        let account =
-            store::account_by_id(tx, account.id)?.ok_or_else(|| no_such_account(&args.name))?;
+        let account = tx
+            .account_by_id(account.id)?
+            .ok_or_else(|| no_such_account(&args.name))?;
         let query = TokenQuery {
             account_id: Some(account.id),
             ..TokenQuery::default()
         };
-        let tokens = store::list_tokens(tx, &query)?;
+        let tokens = tx.list_tokens(&query)?;
         for t in &tokens {
-            store::revoke_token(tx, &t.id, ctx.now)?;
+            tx.revoke_token(&t.id, ctx.now)?;
             let mut event = ctx.token_event("revoke", t);
             event.detail = Some("account deleted".into());
-            store::record_event(tx, &event)?;
+            tx.record_event(&event)?;
         }
-        store::delete_account(tx, account.id, ctx.now)?;
+        tx.delete_account(account.id, ctx.now)?;
         let mut event = ctx.account_event("account-delete", &account);
         event.detail = Some(format!("revoked {} token(s)", tokens.len()));
-        store::record_event(tx, &event)?;
+        tx.record_event(&event)?;
         Ok(tokens.len())
     })?;
     match ctx.format() {

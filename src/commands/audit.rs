@@ -8,7 +8,8 @@ use crate::cli::{AuditArgs, OutputFormat};
 use crate::error::Error;
 use crate::model::Event;
 use crate::output;
-use crate::store::{self, EventQuery};
+use crate::store::EventQuery;
+use crate::store::Queries;
 use crate::values;
 
 /// An event as JSON and YAML show it.
@@ -52,23 +53,24 @@ pub fn run(ctx: &Context, args: AuditArgs) -> Result<()> {
             Vec::new()
         }
         Some(store) => {
-            let conn = store.conn();
             let account = match args.all_accounts {
                 true => None,
-                false => ctx.read_account(conn)?,
+                false => ctx.read_account(&store)?,
             };
             let token_id = match &args.token {
                 None => None,
                 // Every account's: an id of any token (names are per account).
                 Some(id) if args.all_accounts => Some(
-                    store::token_by_id(conn, id)?
+                    store
+                        .token_by_id(id)?
                         .ok_or_else(|| no_such_token(ctx, &args))?
                         .id,
                 ),
                 Some(name) => {
                     let account = account.as_ref().ok_or_else(|| no_such_token(ctx, &args))?;
                     Some(
-                        store::resolve_token(conn, account.id, name)?
+                        store
+                            .resolve_token(account.id, name)?
                             .ok_or_else(|| no_such_token(ctx, &args))?
                             .id,
                     )
@@ -84,7 +86,7 @@ pub fn run(ctx: &Context, args: AuditArgs) -> Result<()> {
                     since,
                     limit: args.limit,
                 };
-                store::list_events(conn, &query)?
+                store.list_events(&query)?
             }
         }
     };

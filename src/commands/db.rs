@@ -21,8 +21,8 @@ pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
 }
 
 fn existing(ctx: &Context) -> Result<Store> {
-    Ok(Store::open_read(&ctx.db)?.ok_or_else(|| {
-        Error::runtime(format!("no store at {}", ctx.db.display()))
+    Ok(ctx.open_read()?.ok_or_else(|| {
+        Error::runtime(format!("no store at {}", ctx.db))
             .with_hint("point --db (or TOKENCTL_DB) at the store")
     })?)
 }
@@ -35,7 +35,7 @@ fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
             .into());
     }
     let store = existing(ctx)?;
-    if same_file(&dest, &ctx.db) {
+    if is_the_store(ctx, &dest) {
         return Err(
             Error::conflict(format!("{} is the store itself", dest.display()))
                 .with_hint("back up to another file")
@@ -66,7 +66,7 @@ fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
 
 fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
     let mut store = existing(ctx)?;
-    if same_file(&args.file, &ctx.db) {
+    if is_the_store(ctx, &args.file) {
         return Err(
             Error::conflict(format!("{} is the store itself", args.file.display()))
                 .with_hint("restore from a backup written by tokenctl db backup")
@@ -78,7 +78,7 @@ fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
     ctx.confirm(&format!(
         "Replace every account, token and audit event in {} with those of {}? \
          Tokens created since the backup stop working, and tokens revoked since work again",
-        ctx.db.display(),
+        ctx.db,
         backup.path().display()
     ))?;
     store.restore_from(&backup)?;
@@ -86,25 +86,30 @@ fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
     // restore's only record: say what replaced what, and when.
     ctx.msg.note(&format!(
         "{} was replaced by the backup {} at {}; its audit trail is the backup's",
-        ctx.db.display(),
+        ctx.db,
         backup.path().display(),
         output::utc(ctx.now)
     ));
     match ctx.format() {
         OutputFormat::Table => output::line(&format!(
             "restored {} from {}",
-            ctx.db.display(),
+            ctx.db,
             backup.path().display()
         ))?,
         format => output::structured(
             format,
-            &serde_json::json!({ "restored": backup.path(), "store": ctx.db }),
+            &serde_json::json!({ "restored": backup.path(), "store": ctx.db.to_string() }),
         )?,
     }
     Ok(())
 }
 
 /// Whether two paths name one file (through links too).
+/// Whether `file` is the store's own file.
+fn is_the_store(ctx: &Context, file: &Path) -> bool {
+    ctx.db.file().is_some_and(|store| same_file(file, store))
+}
+
 fn same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     match (fs::metadata(a), fs::metadata(b)) {
@@ -154,7 +159,7 @@ fn check(ctx: &Context) -> Result<()> {
     }
     if !healthy {
         return Err(
-            Error::runtime(format!("the store {} is not healthy", ctx.db.display()))
+            Error::runtime(format!("the store {} is not healthy", ctx.db))
                 .with_hint(
                     "restore from a backup (tokenctl db backup) or investigate the problems above",
                 )

@@ -10,23 +10,21 @@ pub mod token;
 
 use std::ffi::CStr;
 use std::io::{self, IsTerminal};
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use anyhow::Result;
-use rusqlite::{Connection, Transaction};
 
 use crate::cli::{Cli, Command, GlobalArgs, OutputFormat};
 use crate::error::{Error, Kind};
 use crate::model::{Account, Event, Token};
 use crate::output::Style;
-use crate::store::{self, Store};
+use crate::store::{Changes, Location, Queries, Store};
 use crate::ui::{self, Messages};
 use crate::values;
 
 /// Everything a command needs besides its own arguments, resolved once.
 pub struct Context {
-    pub db: PathBuf,
+    pub db: Location,
     user: Option<String>,
     pub yes: bool,
     /// We may prompt: all three streams are terminals and output is a table.
@@ -54,8 +52,8 @@ pub fn run(cli: Cli, msg: Messages) -> Result<()> {
 impl Context {
     fn new(g: &GlobalArgs, msg: Messages) -> Result<Context> {
         let db = match &g.db {
-            Some(path) => path.clone(),
-            None => store::default_path()?,
+            Some(arg) => Location::parse(arg),
+            None => Location::default_store()?,
         };
         let stdout_terminal = io::stdout().is_terminal();
         Ok(Context {
@@ -99,7 +97,7 @@ impl Context {
     /// mistyped --db both show: a note on stderr for an empty result, or
     /// the hint of a "not found" error.
     pub fn no_store(&self) -> String {
-        format!("no store at {} yet", self.db.display())
+        format!("no store at {} yet", self.db)
     }
 
     /// The store for a command that changes tokens or accounts but cannot
@@ -107,7 +105,7 @@ impl Context {
     /// `token create` and `account add` create a store).
     pub fn open_to_change(&self) -> Result<Store> {
         Ok(self.open_existing()?.ok_or_else(|| {
-            Error::runtime(format!("no store at {}", self.db.display())).with_hint(
+            Error::runtime(format!("no store at {}", self.db)).with_hint(
                 "check --db (or TOKENCTL_DB); a store is created by token create or account add",
             )
         })?)
@@ -157,12 +155,14 @@ impl Context {
     pub fn write_as_account<T>(
         &self,
         store: &mut Store,
-        f: impl FnOnce(&Transaction, &Account) -> Result<T>,
+        f: impl FnOnce(&dyn Changes, &Account) -> Result<T>,
     ) -> Result<T> {
         let user = self.user()?;
         let (value, bootstrapped) = store.write(|tx| {
             let bootstrapped = self.bootstrap_if_fresh(tx, &user)?;
-            let account = store::find_account(tx, &user)?.ok_or_else(|| unknown_account(&user))?;
+            let account = tx
+                .find_account(&user)?
+                .ok_or_else(|| unknown_account(&user))?;
             Ok((f(tx, &account)?, bootstrapped))
         })?;
         if bootstrapped {
@@ -174,32 +174,32 @@ impl Context {
     /// On a store that has never had an account, creates one for `user`
     /// with `all`, in the caller's transaction, so that a refused command
     /// bootstraps nothing. Happens once per store. Returns whether it did.
-    pub fn bootstrap_if_fresh(&self, tx: &Transaction, user: &str) -> Result<bool> {
-        if store::is_bootstrapped(tx)? {
+    pub fn bootstrap_if_fresh(&self, tx: &dyn Changes, user: &str) -> Result<bool> {
+        if tx.is_bootstrapped()? {
             return Ok(false);
         }
-        let account = store::insert_account(tx, user, &[values::ALL.to_string()], self.now)?;
-        store::mark_bootstrapped(tx, self.now)?;
+        let account = tx.insert_account(user, &[values::ALL.to_string()], self.now)?;
+        tx.mark_bootstrapped(self.now)?;
         let mut event = self.account_event("account-add", &account);
         event.detail = Some("acls=all (first use of the store)".into());
-        store::record_event(tx, &event)?;
+        tx.record_event(&event)?;
         Ok(true)
     }
 
     pub fn note_bootstrap(&self, user: &str) {
         self.msg.note(&format!(
             "created account '{user}' with privilege 'all' (first use of {})",
-            self.db.display()
+            self.db
         ));
     }
 
     /// The acting account for a read. `Ok(None)` on a store that has never
     /// had an account (nothing to show yet).
-    pub fn read_account(&self, conn: &Connection) -> Result<Option<Account>> {
+    pub fn read_account(&self, store: &dyn Queries) -> Result<Option<Account>> {
         let user = self.user()?;
-        match store::find_account(conn, &user)? {
+        match store.find_account(&user)? {
             Some(account) => Ok(Some(account)),
-            None if !store::is_bootstrapped(conn)? => Ok(None),
+            None if !store.is_bootstrapped()? => Ok(None),
             None => Err(unknown_account(&user).into()),
         }
     }

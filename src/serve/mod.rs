@@ -9,7 +9,6 @@ mod fragments;
 mod health;
 mod last_used;
 mod metrics;
-mod store_pool;
 mod verifier;
 
 // What clients send, parsed by pure functions over bytes: callable (and
@@ -19,7 +18,6 @@ pub use credentials::{Credentials, Problem as CredentialsProblem, parse as parse
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,18 +35,17 @@ use tower::ServiceExt;
 
 use crate::error::Error;
 use crate::output;
-use crate::store::Store;
+use crate::store::{Location, Pool};
 use crate::values;
 use connections::Connections;
 use health::Health;
-use store_pool::StorePool;
 use verifier::{Outcome, Verifier};
 
 /// How long requests in flight may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub struct Config {
-    pub db: PathBuf,
+    pub db: Location,
     pub listen: SocketAddr,
     /// Proxies whose X-Forwarded-For / X-Real-IP are believed.
     pub trusted: Vec<IpNet>,
@@ -73,22 +70,19 @@ pub fn run(config: Config) -> anyhow::Result<()> {
             std::io::Error::last_os_error()
         );
     }
-    let Some(first) = Store::open_existing(&config.db)? else {
-        return Err(
-            Error::runtime(format!("no store at {}", config.db.display()))
-                .with_hint("create a token first, or point --db (or TOKENCTL_DB) at the store")
-                .into(),
-        );
-    };
     // Every connection serve uses, opened once, before anything else.
-    let store = StorePool::open(first)?;
+    let Some(store) = Pool::open(&config.db)? else {
+        return Err(Error::runtime(format!("no store at {}", config.db))
+            .with_hint("create a token first, or point --db (or TOKENCTL_DB) at the store")
+            .into());
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(serve(config, store))
 }
 
-async fn serve(config: Config, store: StorePool) -> anyhow::Result<()> {
+async fn serve(config: Config, store: Pool) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| Error::runtime(format!("cannot listen on {}: {e}", config.listen)))?;
@@ -106,7 +100,7 @@ async fn serve(config: Config, store: StorePool) -> anyhow::Result<()> {
     eprintln!(
         "tokenctl serve: listening on {} (store {})",
         listener.local_addr()?,
-        db.display()
+        db
     );
 
     let flusher = {
@@ -217,11 +211,7 @@ async fn serve(config: Config, store: StorePool) -> anyhow::Result<()> {
 }
 
 async fn flush_last_used(app: &Arc<App>) -> anyhow::Result<usize> {
-    let job = app.clone();
-    app.verifier
-        .store
-        .blocking(move |store| job.verifier.last_used.flush(store))
-        .await
+    app.verifier.last_used.flush(&app.verifier.store).await
 }
 
 /// SIGTERM, SIGINT or SIGHUP. A hangup (the terminal or SSH session that

@@ -38,10 +38,11 @@ use zeroize::Zeroizing;
 use super::credentials::Credentials;
 use super::last_used::LastUsed;
 use super::metrics::Metrics;
-use super::store_pool::StorePool;
+use crate::model::Found;
 use crate::model::Token;
+use crate::store::Pool;
 use crate::token;
-use crate::verify::{self, Found, Reason};
+use crate::verify::{self, Reason};
 
 /// Most successful verifications remembered.
 const MAX_CACHED: usize = 10_000;
@@ -153,15 +154,15 @@ struct Shared {
 }
 
 pub struct Verifier {
-    pub store: Arc<StorePool>,
+    pub store: Arc<Pool>,
     mac_key: Zeroizing<[u8; 32]>,
     shared: Arc<Shared>,
     pub metrics: Arc<Metrics>,
-    pub last_used: LastUsed,
+    pub last_used: Arc<LastUsed>,
 }
 
 impl Verifier {
-    pub fn new(store: StorePool) -> anyhow::Result<Verifier> {
+    pub fn new(store: Pool) -> anyhow::Result<Verifier> {
         let mut mac_key = Zeroizing::new([0u8; 32]);
         SysRng
             .try_fill_bytes(mac_key.as_mut())
@@ -178,7 +179,7 @@ impl Verifier {
                 metrics: metrics.clone(),
             }),
             metrics,
-            last_used: LastUsed::default(),
+            last_used: Arc::default(),
         })
     }
 
@@ -194,11 +195,7 @@ impl Verifier {
             return Outcome::Unauthorized(Reason::Malformed.as_str(), None);
         };
         // An unknown id costs no argon2: ids are not secret.
-        let found = match self
-            .store
-            .read(|store| Ok(verify::lookup(store.conn(), parsed.id)?))
-            .await
-        {
+        let found = match self.store.lookup(parsed.id).await {
             Ok(Some(found)) => found,
             Ok(None) => return Outcome::Unauthorized(Reason::Unknown.as_str(), None),
             Err(_) => return Outcome::Unavailable("store"),

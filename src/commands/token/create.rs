@@ -7,7 +7,7 @@ use crate::cli::CreateArgs;
 use crate::commands::Context;
 use crate::model::Token;
 use crate::output;
-use crate::store;
+
 use crate::{token, values};
 
 /// A token's lifetime when `--expires` is not given.
@@ -45,7 +45,7 @@ pub(super) fn create(ctx: &Context, args: CreateArgs) -> Result<()> {
         }
         let acls = requested_acls.unwrap_or_else(|| account.acls.clone());
         check_within_account(account, &acls)?;
-        if store::live_name_taken(tx, account.id, &args.name, None)? {
+        if tx.live_name_taken(account.id, &args.name, None)? {
             return Err(name_taken(&args.name, &account.name).into());
         }
         check_not_an_id(tx, &args.name)?;
@@ -53,9 +53,9 @@ pub(super) fn create(ctx: &Context, args: CreateArgs) -> Result<()> {
         // to a live name of the account would be hidden by that token, as
         // names are resolved first.
         let mut id = new.id.clone();
-        while store::token_id_taken(tx, &id)?
+        while tx.token_id_taken(&id)?
             || id == args.name
-            || store::live_name_taken(tx, account.id, &id, None)?
+            || tx.live_name_taken(account.id, &id, None)?
         {
             id = token::generate_id()?;
         }
@@ -77,14 +77,14 @@ pub(super) fn create(ctx: &Context, args: CreateArgs) -> Result<()> {
             disabled_at: None,
             revoked_at: None,
         };
-        store::insert_token(tx, &t)?;
+        tx.insert_token(&t)?;
         let mut event = ctx.token_event("create", &t);
         event.detail = Some(format!(
             "acls={}; expires={}",
             t.acls.join(","),
             t.expires_at.map_or("never".into(), output::utc)
         ));
-        store::record_event(tx, &event)?;
+        tx.record_event(&event)?;
         Ok(t)
     })?;
     let plaintext = token::assemble(&created.id, &new.secret);

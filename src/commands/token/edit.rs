@@ -7,7 +7,7 @@ use crate::cli::EditArgs;
 use crate::commands::Context;
 use crate::error::Error;
 use crate::output;
-use crate::store;
+
 use crate::values::{self, AclEdit};
 
 pub(super) fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
@@ -45,7 +45,7 @@ pub(super) fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
         if let Some(name) = &args.new_name
             && *name != t.name
         {
-            if store::live_name_taken(tx, account.id, name, Some(&t.id))? {
+            if tx.live_name_taken(account.id, name, Some(&t.id))? {
                 return Err(name_taken(name, &account.name).into());
             }
             check_not_an_id(tx, name)?;
@@ -88,10 +88,10 @@ pub(super) fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
             }
         }
         if !changes.is_empty() {
-            store::update_token(tx, &t)?;
+            tx.update_token(&t)?;
             let mut event = ctx.token_event("edit", &t);
             event.detail = Some(changes.join("; "));
-            store::record_event(tx, &event)?;
+            tx.record_event(&event)?;
         }
         Ok(t)
     })?;

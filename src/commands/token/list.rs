@@ -10,7 +10,8 @@ use crate::cli::{ListArgs, OutputFormat};
 use crate::commands::Context;
 use crate::model::Token;
 use crate::output::{self, TokenView};
-use crate::store::{self, Store, TokenQuery};
+use crate::store::Queries;
+use crate::store::{Store, TokenQuery};
 use crate::values;
 
 pub(super) fn list(ctx: &Context, args: ListArgs) -> Result<()> {
@@ -20,7 +21,7 @@ pub(super) fn list(ctx: &Context, args: ListArgs) -> Result<()> {
     }
     let store = ctx.open_read()?;
     let account = match &store {
-        Some(store) => selection_account(ctx, store.conn(), &args.selection)?,
+        Some(store) => selection_account(ctx, store, &args.selection)?,
         None => Err(()),
     };
     if store.is_none() {
@@ -36,15 +37,16 @@ pub(super) fn list(ctx: &Context, args: ListArgs) -> Result<()> {
     if ctx.format() == OutputFormat::Json {
         // Streamed row by row: a list of any length in constant memory.
         let mut list = output::JsonList::start();
-        store::each_token(store.conn(), &query, |t| -> Result<()> {
-            Ok(list.push(&TokenView::new(&t, ctx.now))?)
-        })?;
+        store.each_token(
+            &query,
+            &mut |t| Ok(list.push(&TokenView::new(&t, ctx.now))?),
+        )?;
         return Ok(list.finish()?);
     }
     if ctx.format() == OutputFormat::Table && !ctx.style.terminal && !ctx.style.color {
         return plain_list(ctx, &store, &query, args.selection.all_accounts);
     }
-    let tokens = store::list_tokens(store.conn(), &query)?;
+    let tokens = store.list_tokens(&query)?;
     print_tokens(ctx, &tokens, args.selection.all_accounts)
 }
 
@@ -54,23 +56,24 @@ fn plain_list(ctx: &Context, store: &Store, query: &TokenQuery, all_accounts: bo
     let header = output::token_header(all_accounts);
     let mut widths = output::header_widths(&header);
     let mut count = 0;
-    let snapshot = store.conn().unchecked_transaction()?;
-    store::each_token(&snapshot, query, |t| -> Result<()> {
-        output::fit_widths(&mut widths, &output::token_cells(&t, ctx.now, all_accounts));
-        count += 1;
+    store.read(|snapshot| {
+        snapshot.each_token(query, &mut |t| {
+            output::fit_widths(&mut widths, &output::token_cells(&t, ctx.now, all_accounts));
+            count += 1;
+            Ok(())
+        })?;
+        if count == 0 {
+            ctx.msg.text("no tokens");
+            return Ok(());
+        }
+        let out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+        let mut table = output::PlainTable::start(widths, &header, out)?;
+        snapshot.each_token(query, &mut |t| {
+            Ok(table.row(&output::token_cells(&t, ctx.now, all_accounts))?)
+        })?;
+        table.finish()?;
         Ok(())
-    })?;
-    if count == 0 {
-        ctx.msg.text("no tokens");
-        return Ok(());
-    }
-    let out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
-    let mut table = output::PlainTable::start(widths, &header, out)?;
-    store::each_token(&snapshot, query, |t| -> Result<()> {
-        Ok(table.row(&output::token_cells(&t, ctx.now, all_accounts))?)
-    })?;
-    table.finish()?;
-    Ok(())
+    })
 }
 
 fn print_tokens(ctx: &Context, tokens: &[Token], all_accounts: bool) -> Result<()> {

@@ -13,14 +13,13 @@ mod state;
 mod verify;
 
 use anyhow::Result;
-use rusqlite::Connection;
 
 use super::Context;
 use crate::cli::{OutputFormat, TokenCommand};
 use crate::error::Error;
 use crate::model::{Account, Token};
 use crate::output::{self, IssuedView, Style, TokenView};
-use crate::store;
+use crate::store::Queries;
 use crate::{ui, values};
 use state::Change;
 
@@ -89,12 +88,13 @@ fn print_token(ctx: &Context, t: &Token) -> Result<()> {
 /// A live token of the account for a change; a revoked one is a conflict.
 fn resolve_live(
     ctx: &Context,
-    conn: &Connection,
+    store: &dyn Queries,
     account: &Account,
     name_or_id: &str,
     verb: &str,
 ) -> Result<Token> {
-    let t = store::resolve_token(conn, account.id, name_or_id)?
+    let t = store
+        .resolve_token(account.id, name_or_id)?
         .ok_or_else(|| token_not_found(ctx, name_or_id))?;
     if t.revoked_at.is_some() {
         return Err(revoked_conflict(&t, verb).into());
@@ -125,8 +125,8 @@ fn name_taken(name: &str, account: &str) -> Error {
 
 /// A name that is some token's id would hide that token: a `<TOKEN>`
 /// argument is tried as a name first.
-fn check_not_an_id(conn: &Connection, name: &str) -> Result<()> {
-    if store::token_id_taken(conn, name)? {
+fn check_not_an_id(store: &dyn Queries, name: &str) -> Result<()> {
+    if store.token_id_taken(name)? {
         return Err(Error::conflict(format!("'{name}' is the id of a token"))
             .with_hint("pick another name: a token named like another token's id would hide it")
             .into());

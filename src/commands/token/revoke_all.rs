@@ -11,12 +11,12 @@ use crate::cli::{OutputFormat, RevokeAllArgs, SelectionArgs};
 use crate::commands::Context;
 use crate::model::Token;
 use crate::output::{self, TokenView};
-use crate::store;
+use crate::store::Queries;
 
 pub(super) fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
     let glob = parse_glob(&args.selection)?;
     let mut store = ctx.open_to_change()?;
-    let account = match selection_account(ctx, store.conn(), &args.selection)? {
+    let account = match selection_account(ctx, &store, &args.selection)? {
         Ok(account) => account,
         Err(()) => {
             return print_revoked(
@@ -34,7 +34,7 @@ pub(super) fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
     let approved: Option<HashSet<String>> = if ctx.yes && !args.dry_run {
         None
     } else {
-        let preview = store::list_tokens(store.conn(), &query)?;
+        let preview = store.list_tokens(&query)?;
         if args.dry_run {
             return print_revoked(ctx, &[], Some(&preview), args.selection.all_accounts);
         }
@@ -52,15 +52,15 @@ pub(super) fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
     };
     let detail = revoke_all_detail(&args.selection);
     let revoked = store.write(|tx| {
-        let mut selected = store::list_tokens(tx, &query)?;
+        let mut selected = tx.list_tokens(&query)?;
         if let Some(approved) = &approved {
             selected.retain(|t| approved.contains(&t.id));
         }
         for t in &mut selected {
-            store::revoke_token(tx, &t.id, ctx.now)?;
+            tx.revoke_token(&t.id, ctx.now)?;
             let mut event = ctx.token_event("revoke", t);
             event.detail = Some(detail.clone());
-            store::record_event(tx, &event)?;
+            tx.record_event(&event)?;
             t.revoked_at = Some(ctx.now);
         }
         Ok(selected)

@@ -7,7 +7,7 @@ use crate::cli::RotateArgs;
 use crate::commands::Context;
 use crate::error::Error;
 use crate::output;
-use crate::store;
+
 use crate::{token, values};
 
 /// The longest a rotated-out secret may keep working.
@@ -44,13 +44,13 @@ pub(super) fn rotate(ctx: &Context, args: RotateArgs) -> Result<()> {
         t.prev_secret_hash = grace_end.map(|_| t.secret_hash.clone());
         t.prev_valid_until = grace_end;
         t.secret_hash = secret_hash;
-        store::update_token(tx, &t)?;
+        tx.update_token(&t)?;
         let mut event = ctx.token_event("rotate", &t);
         event.detail = Some(match grace_end {
             Some(end) => format!("old secret valid until {}", output::utc(end)),
             None => "old secret stopped at once".into(),
         });
-        store::record_event(tx, &event)?;
+        tx.record_event(&event)?;
         Ok(t)
     })?;
     let plaintext = token::assemble(&rotated.id, &new.secret);

@@ -1,12 +1,11 @@
 //! The filters shared by `token list` and `token revoke-all`.
 
 use anyhow::Result;
-use rusqlite::Connection;
 
 use crate::cli::SelectionArgs;
 use crate::commands::Context;
 use crate::model::Account;
-use crate::store::TokenQuery;
+use crate::store::{Queries, TokenQuery};
 use crate::values;
 
 /// The filters shared by `list` and `revoke-all`, as a store query.
@@ -41,11 +40,11 @@ pub(super) fn parse_glob(sel: &SelectionArgs) -> Result<Option<glob::Pattern>> {
 /// `Ok(Err(()))` when there is nothing to select from yet.
 pub(super) fn selection_account(
     ctx: &Context,
-    conn: &Connection,
+    store: &dyn Queries,
     sel: &SelectionArgs,
 ) -> Result<Result<Option<Account>, ()>> {
     if sel.all_accounts {
         return Ok(Ok(None));
     }
-    Ok(ctx.read_account(conn)?.map(Some).ok_or(()))
+    Ok(ctx.read_account(store)?.map(Some).ok_or(()))
 }

@@ -5,13 +5,13 @@ use anyhow::Result;
 use super::{print_token, token_not_found};
 use crate::cli::ShowArgs;
 use crate::commands::Context;
-use crate::store;
+use crate::store::Queries;
 
 pub(super) fn show(ctx: &Context, args: ShowArgs) -> Result<()> {
     let store = ctx.open_read()?;
     let t = match &store {
-        Some(store) => match ctx.read_account(store.conn())? {
-            Some(account) => store::resolve_token(store.conn(), account.id, &args.token)?,
+        Some(store) => match ctx.read_account(store)? {
+            Some(account) => store.resolve_token(account.id, &args.token)?,
             None => None,
         },
         None => None,

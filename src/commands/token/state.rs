@@ -7,7 +7,7 @@ use crate::cli::OutputFormat;
 use crate::commands::Context;
 use crate::model::Token;
 use crate::output::{self, TokenView};
-use crate::store;
+use crate::store::Queries;
 
 /// The state changes that take several `<TOKEN>`s.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -53,14 +53,15 @@ pub(super) fn change_tokens(ctx: &Context, names: &[String], change: Change) -> 
 
     // Resolve every name before asking anything.
     let account = ctx
-        .read_account(store.conn())?
+        .read_account(&store)?
         .ok_or_else(|| token_not_found(ctx, first))?;
     let mut targets: Vec<Token> = Vec::new();
     for name in names {
         let t = match change {
-            Change::Revoke => store::resolve_token(store.conn(), account.id, name)?
+            Change::Revoke => store
+                .resolve_token(account.id, name)?
                 .ok_or_else(|| token_not_found(ctx, name))?,
-            _ => resolve_live(ctx, store.conn(), &account, name, change.past())?,
+            _ => resolve_live(ctx, &store, &account, name, change.past())?,
         };
         if !targets.iter().any(|o| o.id == t.id) {
             targets.push(t);
@@ -84,7 +85,8 @@ pub(super) fn change_tokens(ctx: &Context, names: &[String], change: Change) -> 
         for target in &targets {
             // Re-read under the write lock, by id (a name could now be
             // another token's): another process may have acted meanwhile.
-            let mut t = store::token_by_id(tx, &target.id)?
+            let mut t = tx
+                .token_by_id(&target.id)?
                 .filter(|t| t.account_id == account.id)
                 .ok_or_else(|| token_not_found(ctx, &target.name))?;
             if change != Change::Revoke && t.revoked_at.is_some() {
@@ -98,8 +100,8 @@ pub(super) fn change_tokens(ctx: &Context, names: &[String], change: Change) -> 
                 Change::Disable => t.disabled_at = Some(ctx.now),
                 Change::Enable => t.disabled_at = None,
             }
-            store::update_token(tx, &t)?;
-            store::record_event(tx, &ctx.token_event(change.action(), &t))?;
+            tx.update_token(&t)?;
+            tx.record_event(&ctx.token_event(change.action(), &t))?;
             changed.push(t);
         }
         Ok(changed)

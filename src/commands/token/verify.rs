@@ -4,7 +4,6 @@ use std::io::{self, BufRead, Read};
 use std::net::IpAddr;
 
 use anyhow::Result;
-use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::cli::{OutputFormat, VerifyArgs};
@@ -12,7 +11,7 @@ use crate::commands::Context;
 use crate::error::{Error, Kind};
 use crate::model::Token;
 use crate::output;
-use crate::store::{self, Store};
+use crate::store::{Queries, Store};
 use crate::verify::{self, Reason};
 use crate::{token, values};
 
@@ -40,7 +39,7 @@ pub(super) fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
     let ip = args.ip.as_deref().map(values::address).transpose()?;
     // A missing store is a failure of the setup, whatever the input.
     let store = Store::open_read(&ctx.db)?.ok_or_else(|| {
-        Error::runtime(format!("no store at {}", ctx.db.display()))
+        Error::runtime(format!("no store at {}", ctx.db))
             .with_hint("create a token first, or point --db (or TOKENCTL_DB) at the store")
     })?;
     let input = read_token_input(ctx)?;
@@ -48,7 +47,7 @@ pub(super) fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
     let checked = match input.as_deref().and_then(token::parse) {
         None => Err(Reason::Malformed),
         Some(parsed) => {
-            let checked = check_token(ctx, store.conn(), &parsed, &wanted, ip)?;
+            let checked = check_token(ctx, &store, &parsed, &wanted, ip)?;
             let ip = ip.map(|ip| ip.to_string());
             // Last Used already says this second and this address: writing
             // it again would only queue for the write lock.
@@ -58,7 +57,7 @@ pub(super) fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
                 // The answer does not depend on recording Last Used, which
                 // a store we can only read does not allow.
                 let recorded = ctx.open_to_change().and_then(|mut store| {
-                    store.write(|tx| Ok(store::record_use(tx, &t.id, ctx.now, ip.as_deref())?))
+                    store.write(|tx| Ok(tx.record_use(&t.id, ctx.now, ip.as_deref())?))
                 });
                 if let Err(e) = recorded {
                     ctx.msg.warn(&format!("could not record Last Used: {e:#}"));
@@ -144,13 +143,13 @@ fn read_token_input(ctx: &Context) -> Result<Option<String>> {
 /// within its account's).
 fn check_token(
     ctx: &Context,
-    conn: &Connection,
+    store: &dyn Queries,
     parsed: &token::Parsed,
     wanted: &[String],
     ip: Option<IpAddr>,
 ) -> Result<Result<(Token, Vec<String>), Reason>> {
     // An unknown id costs no argon2: ids are not secret.
-    let Some(found) = verify::lookup(conn, parsed.id)? else {
+    let Some(found) = store.lookup(parsed.id)? else {
         return Ok(Err(Reason::Unknown));
     };
     if verify::matching_hash(&found.token, parsed.secret, ctx.now).is_none() {

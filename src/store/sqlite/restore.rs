@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
-use super::{BUSY_TIMEOUT, Store, schema};
+use super::{SqliteStore, schema};
 use crate::error::Error;
+use crate::store::{BUSY_TIMEOUT, Location};
 
 /// A backup file checked to be a healthy tokenctl store this version can
 /// read: its contents, in memory, at this version's schema.
@@ -82,9 +83,9 @@ impl BackupFile {
         // version's schema, in memory, and passed through `db check`'s
         // checks, so that an old backup lands in one commit and a damaged
         // one (a table missing, a bad hash) is refused before any write.
-        let mut copy = Store {
+        let mut copy = SqliteStore {
             conn: Connection::open_in_memory()?,
-            path: path.to_path_buf(),
+            location: Location::Sqlite(path.to_path_buf()),
         };
         let copied = Backup::new(&conn, &mut copy.conn)
             .and_then(|b| b.step(-1))
@@ -129,7 +130,7 @@ fn not_a_backup(path: &Path) -> Error {
         .with_hint("give the path of a file written by tokenctl db backup")
 }
 
-impl Store {
+impl SqliteStore {
     /// Replaces every page of the store with the backup's, in one write
     /// transaction of the store's own.
     ///
@@ -146,7 +147,7 @@ impl Store {
     /// copied header so), and a failure before the commit leaves it as it
     /// was.
     pub fn restore_from(&mut self, backup: &BackupFile) -> anyhow::Result<()> {
-        let path = self.path.clone();
+        let path = self.path().to_path_buf();
         let failed = |e: &dyn std::fmt::Display| {
             Error::runtime(format!(
                 "cannot restore {} into {}: {e}; the store was not changed",

@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{from_json, to_json};
 use crate::model::Token;
+use crate::store::{Error, TokenQuery};
 
 const COLUMNS: &str = "t.id, t.account_id, a.name, t.name, t.secret_hash, t.prev_secret_hash,
     t.prev_valid_until, t.acls, t.allow_ips, t.note, t.created_at, t.expires_at,
@@ -32,7 +33,7 @@ fn token_from_row(row: &Row) -> rusqlite::Result<Token> {
 }
 
 /// The token with this id, in any account (verify's lookup).
-pub fn token_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<Token>> {
+pub(super) fn token_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<Token>> {
     conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.id = ?1"
     ))?
@@ -42,7 +43,7 @@ pub fn token_by_id(conn: &Connection, id: &str) -> rusqlite::Result<Option<Token
 
 /// A `<TOKEN>` argument: the name of one of the account's live tokens, or
 /// the id of one of its tokens (revoked included). Names are tried first.
-pub fn resolve_token(
+pub(super) fn resolve_token(
     conn: &Connection,
     account_id: i64,
     name_or_id: &str,
@@ -65,40 +66,14 @@ pub fn resolve_token(
     .optional()
 }
 
-/// Which tokens `list` shows and `revoke-all` takes; every filter given
-/// must pass.
-#[derive(Default)]
-pub struct TokenQuery<'a> {
-    /// One account's tokens; `None` for every account's.
-    pub account_id: Option<i64>,
-    pub include_revoked: bool,
-    /// Names containing this, ignoring ASCII case.
-    pub search: Option<&'a str>,
-    /// Only tokens expired at this time.
-    pub expired_at: Option<i64>,
-    /// Only tokens last used (or, never used, created) before this time.
-    pub unused_since: Option<i64>,
-    /// A shell glob on the whole name, case-sensitive.
-    pub name_glob: Option<&'a glob::Pattern>,
-}
-
-/// Tokens matching `query`, sorted by name (byte order), account, created.
-pub fn list_tokens(conn: &Connection, query: &TokenQuery) -> rusqlite::Result<Vec<Token>> {
-    let mut tokens = Vec::new();
-    each_token(conn, query, |t| {
-        tokens.push(t);
-        Ok::<(), rusqlite::Error>(())
-    })?;
-    Ok(tokens)
-}
-
-/// Calls `f` with each token matching `query`, in `list_tokens`' order,
-/// without holding them all in memory.
-pub fn each_token<E: From<rusqlite::Error>>(
+/// Calls `f` with each token matching `query`, sorted by name (byte
+/// order), account, created; `fail` words SQLite's errors.
+pub(super) fn each_token(
     conn: &Connection,
     query: &TokenQuery,
-    mut f: impl FnMut(Token) -> Result<(), E>,
-) -> Result<(), E> {
+    f: &mut dyn FnMut(Token) -> anyhow::Result<()>,
+    fail: &dyn Fn(rusqlite::Error) -> Error,
+) -> anyhow::Result<()> {
     let sql = format!(
         "SELECT {COLUMNS} FROM tokens t JOIN accounts a ON a.id = t.account_id
          WHERE (?1 IS NULL OR t.account_id = ?1)
@@ -108,32 +83,26 @@ pub fn each_token<E: From<rusqlite::Error>>(
            AND (?5 IS NULL OR coalesce(t.last_used_at, t.created_at) < ?5)
          ORDER BY t.name, a.name, t.created_at, t.id"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut rows = stmt.query(params![
-        query.account_id,
-        query.include_revoked,
-        query.search,
-        query.expired_at,
-        query.unused_since
-    ])?;
-    let options = glob::MatchOptions {
-        case_sensitive: true,
-        require_literal_separator: false,
-        require_literal_leading_dot: false,
-    };
-    while let Some(row) = rows.next()? {
-        let token = token_from_row(row)?;
-        if query
-            .name_glob
-            .is_none_or(|g| g.matches_with(&token.name, options))
-        {
+    let mut stmt = conn.prepare_cached(&sql).map_err(fail)?;
+    let mut rows = stmt
+        .query(params![
+            query.account_id,
+            query.include_revoked,
+            query.search,
+            query.expired_at,
+            query.unused_since
+        ])
+        .map_err(fail)?;
+    while let Some(row) = rows.next().map_err(fail)? {
+        let token = token_from_row(row).map_err(fail)?;
+        if query.matches_glob(&token.name) {
             f(token)?;
         }
     }
     Ok(())
 }
 
-pub fn token_id_taken(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
+pub(super) fn token_id_taken(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM tokens WHERE id = ?1)",
         [id],
@@ -143,7 +112,7 @@ pub fn token_id_taken(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
 
 /// Whether one of the account's live tokens other than `except_id` has
 /// this name.
-pub fn live_name_taken(
+pub(super) fn live_name_taken(
     conn: &Connection,
     account_id: i64,
     name: &str,
@@ -157,7 +126,7 @@ pub fn live_name_taken(
     )
 }
 
-pub fn insert_token(conn: &Connection, t: &Token) -> rusqlite::Result<()> {
+pub(super) fn insert_token(conn: &Connection, t: &Token) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO tokens (id, account_id, name, secret_hash, prev_secret_hash,
              prev_valid_until, acls, allow_ips, note, created_at, expires_at,
@@ -186,7 +155,7 @@ pub fn insert_token(conn: &Connection, t: &Token) -> rusqlite::Result<()> {
 
 /// Writes every field a command may change (not id, account, created or
 /// Last Used, which have their own paths).
-pub fn update_token(conn: &Connection, t: &Token) -> rusqlite::Result<()> {
+pub(super) fn update_token(conn: &Connection, t: &Token) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "UPDATE tokens SET name = ?2, secret_hash = ?3, prev_secret_hash = ?4,
              prev_valid_until = ?5, acls = ?6, allow_ips = ?7, note = ?8,
@@ -209,21 +178,29 @@ pub fn update_token(conn: &Connection, t: &Token) -> rusqlite::Result<()> {
     Ok(())
 }
 
-pub fn revoke_token(conn: &Connection, id: &str, now: i64) -> rusqlite::Result<()> {
+pub(super) fn revoke_token(conn: &Connection, id: &str, now: i64) -> rusqlite::Result<()> {
     conn.prepare_cached("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")?
         .execute(params![id, now])?;
     Ok(())
 }
 
 /// Records Last Used: the time, and the client address when known.
-pub fn record_use(conn: &Connection, id: &str, now: i64, ip: Option<&str>) -> rusqlite::Result<()> {
+pub(super) fn record_use(
+    conn: &Connection,
+    id: &str,
+    now: i64,
+    ip: Option<&str>,
+) -> rusqlite::Result<()> {
     conn.prepare_cached("UPDATE tokens SET last_used_at = ?2, last_used_ip = ?3 WHERE id = ?1")?
         .execute(params![id, now, ip])?;
     Ok(())
 }
 
 /// Names of the account's live tokens, sorted.
-pub fn live_token_names(conn: &Connection, account_id: i64) -> rusqlite::Result<Vec<String>> {
+pub(super) fn live_token_names(
+    conn: &Connection,
+    account_id: i64,
+) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(
         "SELECT name FROM tokens WHERE account_id = ?1 AND revoked_at IS NULL ORDER BY name",
     )?;

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{Connection, OpenFlags};
 
-use super::{Store, schema};
+use super::{SqliteStore, schema};
+use crate::store::BUSY_TIMEOUT;
 use crate::token;
 
 /// One line of `db check`'s report.
@@ -16,7 +17,7 @@ pub struct Check {
     pub detail: String,
 }
 
-impl Store {
+impl SqliteStore {
     /// Copies the store into `dest` (an empty file) with SQLite's
     /// online backup, in one step: one read transaction, so the copy is a
     /// consistent snapshot even while other processes write.
@@ -26,7 +27,7 @@ impl Store {
             let backup = Backup::new(&self.conn, &mut copy)?;
             // All pages in one step: under WAL the read snapshot does not
             // block writers, and the copy is of one consistent moment.
-            let deadline = Instant::now() + super::BUSY_TIMEOUT;
+            let deadline = Instant::now() + BUSY_TIMEOUT;
             loop {
                 match backup.step(-1)? {
                     StepResult::Done => break,

@@ -19,7 +19,9 @@ use std::sync::{Arc, Mutex};
 use anyhow::Context as _;
 use tokio::sync::Semaphore;
 
-use crate::store::Store;
+use super::SqliteStore;
+use crate::model::Found;
+use crate::store::{Changes, Queries, Use};
 
 /// Connections for lookups run on the async workers (microseconds each).
 const MAX_READERS: usize = 4;
@@ -27,17 +29,17 @@ const MAX_READERS: usize = 4;
 /// only jobs that run on blocking threads, and never more than one each.
 const BLOCKING_JOBS: usize = 2;
 
-pub struct StorePool {
-    idle: Mutex<Vec<Store>>,
+pub struct SqlitePool {
+    idle: Mutex<Vec<SqliteStore>>,
     /// One permit per connection: holding a permit guarantees an idle
     /// connection, and bounds the store work in flight.
     permits: Arc<Semaphore>,
 }
 
-impl StorePool {
+impl SqlitePool {
     /// Opens the whole set next to `first`, through SQLite only (see the
     /// module comment for why never through the file itself).
-    pub fn open(first: Store) -> anyhow::Result<StorePool> {
+    pub fn open(first: SqliteStore) -> anyhow::Result<SqlitePool> {
         let readers = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
             .min(MAX_READERS);
@@ -51,15 +53,41 @@ impl StorePool {
                 .keep_query_plans()
                 .context("configuring a store connection")?;
         }
-        Ok(StorePool {
+        Ok(SqlitePool {
             permits: Arc::new(Semaphore::new(idle.len())),
             idle: Mutex::new(idle),
         })
     }
 
+    /// The token with this id and its live account.
+    pub async fn lookup(&self, id: &str) -> anyhow::Result<Option<Found>> {
+        self.read(|store| Ok(store.lookup(id)?)).await
+    }
+
+    /// Writes Last Used for each use, in one transaction.
+    pub async fn record_uses(self: &Arc<Self>, uses: Vec<Use>) -> anyhow::Result<()> {
+        self.blocking(move |store| {
+            store.write(|tx: &dyn Changes| {
+                for u in &uses {
+                    tx.record_use(&u.id, u.at, u.ip.as_deref())?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    /// Whether the store answers a read.
+    pub async fn ping(self: &Arc<Self>) -> anyhow::Result<()> {
+        self.blocking(|store| Ok(store.ping()?)).await
+    }
+
     /// Runs `f` on a connection, on this thread: for reads that take
     /// microseconds and never wait for a lock (WAL readers do not).
-    pub async fn read<T>(&self, f: impl FnOnce(&Store) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    async fn read<T>(
+        &self,
+        f: impl FnOnce(&SqliteStore) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
         let permit = self.permits.acquire().await?;
         // No await from here on: the connection is back in the set before
         // this future can be dropped, and before the permit is.
@@ -72,9 +100,9 @@ impl StorePool {
     /// may wait for another process's write lock. The job owns its permit
     /// and connection, so a request that goes away while it runs cannot
     /// lose either, nor start another job beside it.
-    pub async fn blocking<T: Send + 'static>(
+    async fn blocking<T: Send + 'static>(
         self: &Arc<Self>,
-        f: impl FnOnce(&mut Store) -> anyhow::Result<T> + Send + 'static,
+        f: impl FnOnce(&mut SqliteStore) -> anyhow::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
         let permit = self.permits.clone().acquire_owned().await?;
         let this = self.clone();
@@ -104,19 +132,19 @@ impl StorePool {
 }
 
 struct Borrowed<'a> {
-    set: &'a StorePool,
-    store: Option<Store>,
+    set: &'a SqlitePool,
+    store: Option<SqliteStore>,
 }
 
 impl std::ops::Deref for Borrowed<'_> {
-    type Target = Store;
-    fn deref(&self) -> &Store {
+    type Target = SqliteStore;
+    fn deref(&self) -> &SqliteStore {
         self.store.as_ref().expect("held until dropped")
     }
 }
 
 impl std::ops::DerefMut for Borrowed<'_> {
-    fn deref_mut(&mut self) -> &mut Store {
+    fn deref_mut(&mut self) -> &mut SqliteStore {
         self.store.as_mut().expect("held until dropped")
     }
 }

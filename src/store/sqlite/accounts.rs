@@ -19,7 +19,7 @@ fn account_from_row(row: &Row) -> rusqlite::Result<Account> {
 }
 
 /// The live account with this name.
-pub fn find_account(conn: &Connection, name: &str) -> rusqlite::Result<Option<Account>> {
+pub(super) fn find_account(conn: &Connection, name: &str) -> rusqlite::Result<Option<Account>> {
     conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM accounts WHERE name = ?1 AND deleted_at IS NULL"
     ))?
@@ -28,7 +28,7 @@ pub fn find_account(conn: &Connection, name: &str) -> rusqlite::Result<Option<Ac
 }
 
 /// The live account with this id.
-pub fn account_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Account>> {
+pub(super) fn account_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Account>> {
     conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM accounts WHERE id = ?1 AND deleted_at IS NULL"
     ))?
@@ -36,7 +36,7 @@ pub fn account_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Acco
     .optional()
 }
 
-pub fn insert_account(
+pub(super) fn insert_account(
     conn: &Connection,
     name: &str,
     acls: &[String],
@@ -57,7 +57,7 @@ pub fn insert_account(
 
 /// Whether the store has ever had an account. Bootstrap happens once per
 /// store, so this is a flag rather than a count of accounts.
-pub fn is_bootstrapped(conn: &Connection) -> rusqlite::Result<bool> {
+pub(super) fn is_bootstrapped(conn: &Connection) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'bootstrapped')",
         [],
@@ -65,7 +65,7 @@ pub fn is_bootstrapped(conn: &Connection) -> rusqlite::Result<bool> {
     )
 }
 
-pub fn mark_bootstrapped(conn: &Connection, now: i64) -> rusqlite::Result<()> {
+pub(super) fn mark_bootstrapped(conn: &Connection, now: i64) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('bootstrapped', ?1)",
         [now.to_string()],
@@ -74,7 +74,7 @@ pub fn mark_bootstrapped(conn: &Connection, now: i64) -> rusqlite::Result<()> {
 }
 
 /// Every live account with its count of live tokens, sorted by name.
-pub fn list_accounts(conn: &Connection) -> rusqlite::Result<Vec<(Account, i64)>> {
+pub(super) fn list_accounts(conn: &Connection) -> rusqlite::Result<Vec<(Account, i64)>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS},
              (SELECT count(*) FROM tokens t WHERE t.account_id = accounts.id AND t.revoked_at IS NULL)
@@ -85,7 +85,7 @@ pub fn list_accounts(conn: &Connection) -> rusqlite::Result<Vec<(Account, i64)>>
 }
 
 /// The number of the account's live tokens.
-pub fn live_token_count(conn: &Connection, account_id: i64) -> rusqlite::Result<i64> {
+pub(super) fn live_token_count(conn: &Connection, account_id: i64) -> rusqlite::Result<i64> {
     conn.query_row(
         "SELECT count(*) FROM tokens WHERE account_id = ?1 AND revoked_at IS NULL",
         [account_id],
@@ -94,7 +94,7 @@ pub fn live_token_count(conn: &Connection, account_id: i64) -> rusqlite::Result<
 }
 
 /// Writes the account's name, privileges and suspension.
-pub fn update_account(conn: &Connection, account: &Account) -> rusqlite::Result<()> {
+pub(super) fn update_account(conn: &Connection, account: &Account) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE accounts SET name = ?2, acls = ?3, suspended = ?4 WHERE id = ?1",
         params![
@@ -108,7 +108,7 @@ pub fn update_account(conn: &Connection, account: &Account) -> rusqlite::Result<
 }
 
 /// Marks the account deleted; its name becomes free again.
-pub fn delete_account(conn: &Connection, account_id: i64, now: i64) -> rusqlite::Result<()> {
+pub(super) fn delete_account(conn: &Connection, account_id: i64, now: i64) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE accounts SET deleted_at = ?2 WHERE id = ?1",
         params![account_id, now],
@@ -117,7 +117,7 @@ pub fn delete_account(conn: &Connection, account_id: i64, now: i64) -> rusqlite:
 }
 
 /// Names of every live account, sorted.
-pub fn account_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+pub(super) fn account_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let mut stmt =
         conn.prepare_cached("SELECT name FROM accounts WHERE deleted_at IS NULL ORDER BY name")?;
     let rows = stmt.query_map([], |row| row.get(0))?;
@@ -125,7 +125,7 @@ pub fn account_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
 }
 
 /// Every privilege some live account or live token holds, sorted.
-pub fn privileges_in_use(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+pub(super) fn privileges_in_use(conn: &Connection) -> rusqlite::Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(
         "SELECT j.value FROM accounts a, json_each(a.acls) j WHERE a.deleted_at IS NULL
          UNION

@@ -3,8 +3,9 @@
 use rusqlite::{Connection, params};
 
 use crate::model::Event;
+use crate::store::EventQuery;
 
-pub fn record_event(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
+pub(super) fn record_event(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
     conn.prepare_cached(
         "INSERT INTO events (at, actor, action, account_id, account, token_id, token_name, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -22,18 +23,8 @@ pub fn record_event(conn: &Connection, event: &Event) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Which events `audit` shows; every filter given must pass.
-#[derive(Default)]
-pub struct EventQuery<'a> {
-    pub account_id: Option<i64>,
-    pub token_id: Option<&'a str>,
-    pub since: Option<i64>,
-    /// Keep only the newest this many.
-    pub limit: Option<u64>,
-}
-
 /// Events matching `query`, oldest first (in the order they were written).
-pub fn list_events(conn: &Connection, query: &EventQuery) -> rusqlite::Result<Vec<Event>> {
+pub(super) fn list_events(conn: &Connection, query: &EventQuery) -> rusqlite::Result<Vec<Event>> {
     let mut stmt = conn.prepare_cached(
         "SELECT at, actor, action, account_id, account, token_id, token_name, detail FROM (
              SELECT * FROM events

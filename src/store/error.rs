@@ -1,0 +1,89 @@
+//! What can go wrong with the store itself, whatever keeps it: the kinds
+//! commands act on, each worded once, with the fix, for the user.
+
+use std::fmt;
+
+use super::{BUSY_TIMEOUT, Location};
+use crate::error::{Error as UserError, Kind};
+
+/// What went wrong, as far as a command cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Nothing at the location holds a store yet.
+    NotFound,
+    /// A change collided with the store's contents (a name taken).
+    Conflict,
+    /// Another process held the write lock for longer than we wait.
+    Busy,
+    /// Something other than a tokenctl store is at the location.
+    NotAStore,
+    /// A newer tokenctl wrote this store, at this schema version.
+    NewerSchema(i64),
+    /// The store cannot be written here (permissions, a read-only file).
+    ReadOnly,
+    /// No room left to write the change.
+    DiskFull,
+    /// Anything else the engine reported.
+    Other,
+}
+
+/// A failure of the store at `location`; `detail` is the engine's own
+/// words, shown where they help.
+#[derive(Debug)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub location: String,
+    pub detail: String,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, location: &Location, detail: impl Into<String>) -> Error {
+        Error {
+            kind,
+            location: location.to_string(),
+            detail: detail.into(),
+        }
+    }
+
+    /// The one-line message, hint and exit code the user gets.
+    pub fn for_user(&self) -> UserError {
+        let at = &self.location;
+        match &self.kind {
+            ErrorKind::NotFound => UserError::runtime(format!("no store at {at}"))
+                .with_hint("check --db (or TOKENCTL_DB)"),
+            ErrorKind::Conflict => UserError::conflict(format!("store {at}: {}", self.detail)),
+            ErrorKind::Busy => UserError::runtime(format!(
+                "the store {at} stayed locked by another process for {} s",
+                BUSY_TIMEOUT.as_secs()
+            ))
+            .with_hint("try again; check for a stuck tokenctl process"),
+            ErrorKind::NotAStore => UserError::runtime(format!("{at} is not a tokenctl store"))
+                .with_hint("point --db (or TOKENCTL_DB) at a tokenctl store, or at a new path"),
+            ErrorKind::NewerSchema(version) => UserError::runtime(format!(
+                "the store {at} was written by a newer tokenctl (schema {version})"
+            ))
+            .with_hint("upgrade tokenctl to use this store"),
+            ErrorKind::ReadOnly => {
+                UserError::runtime(format!("cannot write the store {at}: {}", self.detail))
+                    .with_hint("check the permissions of the store and its folder")
+            }
+            ErrorKind::DiskFull => UserError::runtime(format!(
+                "cannot write the store {at}: the disk is full; nothing was changed"
+            ))
+            .with_hint("free some space, then run the command again"),
+            ErrorKind::Other => {
+                UserError::new(Kind::Runtime, format!("store {at}: {}", self.detail))
+            }
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.for_user().message)
+    }
+}
+
+impl std::error::Error for Error {}

@@ -1,0 +1,55 @@
+//! serve's store: the few operations a request needs, asked from async
+//! code without blocking the HTTP workers.
+
+use std::sync::Arc;
+
+use super::Location;
+use super::sqlite::{SqlitePool, SqliteStore};
+use crate::model::Found;
+
+/// One use of a token, for Last Used.
+#[derive(Debug, Clone)]
+pub struct Use {
+    pub id: String,
+    pub at: i64,
+    pub ip: Option<String>,
+}
+
+/// Connections to the store, opened once for the life of the process.
+pub enum Pool {
+    Sqlite(Arc<SqlitePool>),
+}
+
+impl Pool {
+    /// Opens the store's connections; `Ok(None)` when there is no store
+    /// at `location` (serve never creates one).
+    pub fn open(location: &Location) -> anyhow::Result<Option<Pool>> {
+        Ok(match location {
+            Location::Sqlite(path) => match SqliteStore::open_existing(path)? {
+                Some(first) => Some(Pool::Sqlite(Arc::new(SqlitePool::open(first)?))),
+                None => None,
+            },
+        })
+    }
+
+    /// The token with this id and its live account (verify's lookup).
+    pub async fn lookup(&self, id: &str) -> anyhow::Result<Option<Found>> {
+        match self {
+            Pool::Sqlite(pool) => pool.lookup(id).await,
+        }
+    }
+
+    /// Writes Last Used for each use, in one transaction.
+    pub async fn record_uses(&self, uses: Vec<Use>) -> anyhow::Result<()> {
+        match self {
+            Pool::Sqlite(pool) => pool.record_uses(uses).await,
+        }
+    }
+
+    /// Whether the store answers a read (`/healthz`).
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        match self {
+            Pool::Sqlite(pool) => pool.ping().await,
+        }
+    }
+}
