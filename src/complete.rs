@@ -73,7 +73,7 @@ impl Line {
                     .ok()
                     .filter(|v| !v.is_empty())
             })
-            .or_else(crate::commands::login_name)
+            .or_else(crate::commands::os_user::login_name)
     }
 }
 

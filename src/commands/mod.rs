@@ -2,23 +2,23 @@
 //! `Context`, calls the store, and hands results to `output`.
 
 pub mod account;
+mod acting;
 pub mod audit;
 pub mod completions;
 pub mod db;
+pub mod os_user;
 pub mod serve;
 pub mod token;
 
-use std::ffi::CStr;
 use std::io::{self, IsTerminal};
-use std::sync::OnceLock;
 
 use anyhow::Result;
 
 use crate::cli::{Cli, Command, GlobalArgs, OutputFormat};
 use crate::error::{Error, Kind};
-use crate::model::{Account, Event, Token};
+use crate::model::Account;
 use crate::output::Style;
-use crate::store::{Changes, Location, Queries, Store};
+use crate::store::{Location, Queries, Store};
 use crate::ui::{self, Messages};
 use crate::values;
 
@@ -73,10 +73,14 @@ impl Context {
 
     /// The acting account's name: `-u`, `TOKENCTL_USER`, then the login name.
     pub fn user(&self) -> Result<String> {
-        let name = self.user.clone().or_else(login_name).ok_or_else(|| {
-            Error::usage("cannot tell which account to act for")
-                .with_hint("pass -u ACCOUNT or set TOKENCTL_USER")
-        })?;
+        let name = self
+            .user
+            .clone()
+            .or_else(os_user::login_name)
+            .ok_or_else(|| {
+                Error::usage("cannot tell which account to act for")
+                    .with_hint("pass -u ACCOUNT or set TOKENCTL_USER")
+            })?;
         values::account_name(&name)?;
         Ok(name)
     }
@@ -123,76 +127,6 @@ impl Context {
         self.style.format
     }
 
-    /// An audit event about an account, stamped with this command's time
-    /// and actor.
-    pub fn account_event(&self, action: &str, account: &Account) -> Event {
-        self.event(action, account.id, &account.name)
-    }
-
-    fn event(&self, action: &str, account_id: i64, account: &str) -> Event {
-        Event {
-            at: self.now,
-            actor: actor(),
-            action: action.to_string(),
-            account_id,
-            account: account.to_string(),
-            token_id: None,
-            token_name: None,
-            detail: None,
-        }
-    }
-
-    /// An audit event about one token.
-    pub fn token_event(&self, action: &str, t: &Token) -> Event {
-        let mut event = self.event(action, t.account_id, &t.account);
-        event.token_id = Some(t.id.clone());
-        event.token_name = Some(t.name.clone());
-        event
-    }
-
-    /// Runs `f` in one write transaction as the acting account, which is
-    /// bootstrapped first on a store that has never had an account.
-    pub fn write_as_account<T>(
-        &self,
-        store: &mut Store,
-        f: impl FnOnce(&dyn Changes, &Account) -> Result<T>,
-    ) -> Result<T> {
-        let user = self.user()?;
-        let (value, bootstrapped) = store.write(|tx| {
-            let bootstrapped = self.bootstrap_if_fresh(tx, &user)?;
-            let account = tx
-                .find_account(&user)?
-                .ok_or_else(|| unknown_account(&user))?;
-            Ok((f(tx, &account)?, bootstrapped))
-        })?;
-        if bootstrapped {
-            self.note_bootstrap(&user);
-        }
-        Ok(value)
-    }
-
-    /// On a store that has never had an account, creates one for `user`
-    /// with `all`, in the caller's transaction, so that a refused command
-    /// bootstraps nothing. Happens once per store. Returns whether it did.
-    pub fn bootstrap_if_fresh(&self, tx: &dyn Changes, user: &str) -> Result<bool> {
-        if tx.is_bootstrapped()? {
-            return Ok(false);
-        }
-        let account = tx.insert_account(user, &[values::ALL.to_string()], self.now)?;
-        tx.mark_bootstrapped(self.now)?;
-        let mut event = self.account_event("account-add", &account);
-        event.detail = Some("acls=all (first use of the store)".into());
-        tx.record_event(&event)?;
-        Ok(true)
-    }
-
-    pub fn note_bootstrap(&self, user: &str) {
-        self.msg.note(&format!(
-            "created account '{user}' with privilege 'all' (first use of {})",
-            self.db
-        ));
-    }
-
     /// The acting account for a read. `Ok(None)` on a store that has never
     /// had an account (nothing to show yet).
     pub fn read_account(&self, store: &dyn Queries) -> Result<Option<Account>> {
@@ -226,55 +160,4 @@ pub fn unknown_account(name: &str) -> Error {
     Error::not_found(format!("no account named '{name}'")).with_hint(format!(
         "create it with: tokenctl account add {name} --acl PRIVILEGE, or pick another with -u"
     ))
-}
-
-/// Who made a change, for the audit trail: the OS user of the real uid,
-/// and the sudo caller when there is one. Not an account name.
-fn actor() -> String {
-    // Once per process: revoke-all writes an event per token.
-    static ACTOR: OnceLock<String> = OnceLock::new();
-    ACTOR.get_or_init(os_actor).clone()
-}
-
-/// The login name: `USER`, then `LOGNAME`, then the real uid's user name
-/// (containers, cron and systemd units often set neither variable).
-pub fn login_name() -> Option<String> {
-    ["USER", "LOGNAME"]
-        .iter()
-        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
-        .or_else(|| real_user_name().ok())
-}
-
-/// The user name of the real uid, or the uid when it has none.
-fn real_user_name() -> std::result::Result<String, libc::uid_t> {
-    // SAFETY: getuid cannot fail and has no preconditions.
-    let uid = unsafe { libc::getuid() };
-    user_name(uid).ok_or(uid)
-}
-
-fn os_actor() -> String {
-    let name = real_user_name().unwrap_or_else(|uid| format!("uid {uid}"));
-    match std::env::var("SUDO_USER") {
-        // The actor is kept in the audit trail: a token pasted into
-        // SUDO_USER must not be stored with it.
-        Ok(sudo) if !sudo.is_empty() && sudo != name => {
-            format!("{name} (sudo: {})", crate::token::redact(&sudo))
-        }
-        _ => name,
-    }
-}
-
-fn user_name(uid: libc::uid_t) -> Option<String> {
-    let mut buf = vec![0 as libc::c_char; 4096];
-    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: getpwuid_r writes into `pwd` and `buf`, both owned here and
-    // large enough by construction; `result` is non-null only on success.
-    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
-    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
-        return None;
-    }
-    // SAFETY: on success pw_name points to a NUL-terminated string in `buf`.
-    let name = unsafe { CStr::from_ptr(pwd.pw_name) };
-    Some(name.to_string_lossy().into_owned())
 }
