@@ -262,16 +262,21 @@ fn delete(ctx: &Context, args: AccountArgs) -> Result<()> {
             ..TokenQuery::default()
         };
         let tokens = tx.list_tokens(&query)?;
-        for t in &tokens {
-            tx.revoke_token(&t.id, ctx.now)?;
-            let mut event = ctx.token_event("revoke", t);
-            event.detail = Some("account deleted".into());
-            tx.record_event(&event)?;
-        }
+        let ids: Vec<&str> = tokens.iter().map(|t| t.id.as_str()).collect();
+        tx.revoke_tokens(&ids, ctx.now)?;
         tx.delete_account(account.id, ctx.now)?;
+        let mut events: Vec<_> = tokens
+            .iter()
+            .map(|t| {
+                let mut event = ctx.token_event("revoke", t);
+                event.detail = Some("account deleted".into());
+                event
+            })
+            .collect();
         let mut event = ctx.account_event("account-delete", &account);
         event.detail = Some(format!("revoked {} token(s)", tokens.len()));
-        tx.record_event(&event)?;
+        events.push(event);
+        tx.record_events(&events)?;
         Ok(tokens.len())
     })?;
     match ctx.format() {

@@ -132,9 +132,11 @@ pub trait Changes: Queries {
     /// or Last Used, which have their own paths).
     fn update_token(&self, t: &Token) -> Result<()>;
 
+    /// Revokes the live ones of these tokens, as a set (a `revoke-all`
+    /// of 100,000 tokens is a few statements on a network database).
     /// Revocation is a soft delete: the row stays, with its time, for
     /// `list --all` and the audit trail.
-    fn revoke_token(&self, id: &str, now: i64) -> Result<()>;
+    fn revoke_tokens(&self, ids: &[&str], now: i64) -> Result<()>;
 
     /// Records Last Used: the time, and the client address when known.
     fn record_use(&self, id: &str, now: i64, ip: Option<&str>) -> Result<()>;
@@ -152,4 +154,9 @@ pub trait Changes: Queries {
 
     /// Appends to the audit trail, in the transaction of the change.
     fn record_event(&self, event: &Event) -> Result<()>;
+
+    /// Appends these events, in order, as a set where the store can.
+    fn record_events(&self, events: &[Event]) -> Result<()> {
+        events.iter().try_for_each(|e| self.record_event(e))
+    }
 }

@@ -56,11 +56,18 @@ pub(super) fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
         if let Some(approved) = &approved {
             selected.retain(|t| approved.contains(&t.id));
         }
+        let ids: Vec<&str> = selected.iter().map(|t| t.id.as_str()).collect();
+        tx.revoke_tokens(&ids, ctx.now)?;
+        let events: Vec<_> = selected
+            .iter()
+            .map(|t| {
+                let mut event = ctx.token_event("revoke", t);
+                event.detail = Some(detail.clone());
+                event
+            })
+            .collect();
+        tx.record_events(&events)?;
         for t in &mut selected {
-            tx.revoke_token(&t.id, ctx.now)?;
-            let mut event = ctx.token_event("revoke", t);
-            event.detail = Some(detail.clone());
-            tx.record_event(&event)?;
             t.revoked_at = Some(ctx.now);
         }
         Ok(selected)

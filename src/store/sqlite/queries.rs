@@ -88,8 +88,12 @@ impl Changes for Tx<'_> {
         tokens::update_token(self.conn(), t).map_err(|e| self.fail(e))
     }
 
-    fn revoke_token(&self, id: &str, now: i64) -> Result<()> {
-        tokens::revoke_token(self.conn(), id, now).map_err(|e| self.fail(e))
+    fn revoke_tokens(&self, ids: &[&str], now: i64) -> Result<()> {
+        // One prepared statement, run per id: SQLite is in-process, so
+        // a statement per token costs microseconds, not a round trip.
+        ids.iter()
+            .try_for_each(|id| tokens::revoke_token(self.conn(), id, now))
+            .map_err(|e| self.fail(e))
     }
 
     fn record_use(&self, id: &str, now: i64, ip: Option<&str>) -> Result<()> {
