@@ -121,10 +121,6 @@ impl Context {
         chrono::DateTime::from_timestamp(self.now, 0).unwrap_or_default()
     }
 
-    pub fn format(&self) -> OutputFormat {
-        self.style.format
-    }
-
     /// An audit event about an account, stamped with this command's time
     /// and actor.
     pub fn account_event(&self, action: &str, account: &Account) -> Event {
