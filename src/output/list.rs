@@ -28,9 +28,11 @@ pub fn show_tokens<E: From<io::Error>>(
 ) -> Result<(), E> {
     match style.format {
         OutputFormat::Json => {
-            let mut list = JsonList::start();
+            let out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+            let mut list = JsonList::start(out);
             walk(&mut |t| Ok(list.push(&TokenView::new(&t, now))?))?;
-            Ok(list.finish()?)
+            list.finish()?;
+            Ok(())
         }
         OutputFormat::Table if !style.terminal && !style.color => {
             plain_list(msg, now, with_account, walk)
@@ -76,18 +78,18 @@ fn plain_list<E: From<io::Error>>(
     Ok(())
 }
 
-/// A JSON array written to stdout one element at a time, exactly as
-/// `show` would print the whole array.
-struct JsonList {
-    out: io::BufWriter<io::StdoutLock<'static>>,
+/// A JSON array written one element at a time, exactly as `show` would
+/// print the whole array.
+struct JsonList<W: Write> {
+    out: W,
     empty: bool,
     element: Vec<u8>,
 }
 
-impl JsonList {
-    fn start() -> JsonList {
+impl<W: Write> JsonList<W> {
+    fn start(out: W) -> JsonList<W> {
         JsonList {
-            out: io::BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
+            out,
             empty: true,
             element: Vec::new(),
         }
@@ -110,9 +112,38 @@ impl JsonList {
         Ok(())
     }
 
-    fn finish(mut self) -> io::Result<()> {
+    fn finish(mut self) -> io::Result<W> {
         self.out
             .write_all(if self.empty { b"[]\n" } else { b"\n]\n" })?;
-        self.out.flush()
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::output::tests::token;
+
+    /// What `show` prints for the whole list, as JSON.
+    fn whole(tokens: &[Token]) -> String {
+        let list = TokenList::new(tokens, 1_795_471_805, false);
+        serde_json::to_string_pretty(&list).unwrap() + "\n"
+    }
+
+    fn streamed(tokens: &[Token]) -> String {
+        let mut list = JsonList::start(Vec::new());
+        for t in tokens {
+            list.push(&TokenView::new(t, 1_795_471_805)).unwrap();
+        }
+        String::from_utf8(list.finish().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn the_streamed_json_list_is_the_whole_list() {
+        let tokens = [token("a", None), token("b", Some("two\nlines"))];
+        for n in 0..=tokens.len() {
+            assert_eq!(streamed(&tokens[..n]), whole(&tokens[..n]));
+        }
     }
 }

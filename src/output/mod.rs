@@ -205,20 +205,4 @@ pub fn printable(text: &str) -> Cow<'_, str> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn terminal_controls_are_shown_as_escapes() {
-        assert_eq!(printable("plain ünï"), "plain ünï");
-        assert_eq!(printable("a\u{1b}[2Kb\n"), "a\\x1b[2Kb\\x0a");
-        assert_eq!(printable("\u{85}\u{9b}\u{7f}"), "\\x85\\x9b\\x7f");
-        assert_eq!(printable("x\u{202e}y\u{2029}"), "x\\u{202e}y\\u{2029}");
-    }
-
-    #[test]
-    fn utc_times_are_rfc3339_with_z() {
-        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(utc(1_795_471_805), "2026-11-23T22:10:05Z");
-    }
-}
+mod tests;
