@@ -2,13 +2,12 @@
 //! privileges that bound every token of theirs.
 
 use anyhow::Result;
-use serde::Serialize;
 
 use super::Context;
-use crate::cli::{AccountAddArgs, AccountArgs, AccountCommand, AccountEditArgs, OutputFormat};
+use crate::cli::{AccountAddArgs, AccountArgs, AccountCommand, AccountEditArgs};
 use crate::error::Error;
 use crate::model::Account;
-use crate::output;
+use crate::output::{self, AccountList, AccountView, DeletedView};
 use crate::store::{Queries, TokenQuery};
 use crate::values::{self, AclEdit};
 
@@ -21,29 +20,6 @@ pub fn run(ctx: &Context, cmd: AccountCommand) -> Result<()> {
         AccountCommand::Suspend(args) => set_suspended(ctx, args, true),
         AccountCommand::Unsuspend(args) => set_suspended(ctx, args, false),
         AccountCommand::Delete(args) => delete(ctx, args),
-    }
-}
-
-/// An account as JSON and YAML show it.
-#[derive(Serialize)]
-pub struct AccountView {
-    name: String,
-    acls: Vec<String>,
-    suspended: bool,
-    created: String,
-    /// Live tokens.
-    tokens: i64,
-}
-
-impl AccountView {
-    fn new(account: &Account, tokens: i64) -> AccountView {
-        AccountView {
-            name: account.name.clone(),
-            acls: account.acls.clone(),
-            suspended: account.suspended,
-            created: output::utc(account.created_at),
-            tokens,
-        }
     }
 }
 
@@ -100,61 +76,19 @@ fn list(ctx: &Context) -> Result<()> {
             Vec::new()
         }
     };
-    match ctx.format() {
-        OutputFormat::Table if accounts.is_empty() => ctx.msg.text("no accounts"),
-        OutputFormat::Table => {
-            let rows: Vec<Vec<String>> = accounts
-                .iter()
-                .map(|(a, tokens)| {
-                    vec![
-                        a.name.clone(),
-                        a.acls.join(","),
-                        status(a).to_string(),
-                        output::local(a.created_at),
-                        tokens.to_string(),
-                    ]
-                })
-                .collect();
-            output::plain_table(
-                ctx.style,
-                &["Name", "ACLs", "Status", "Created", "Tokens"],
-                rows,
-            )?;
-        }
-        format => {
-            let views: Vec<AccountView> = accounts
-                .iter()
-                .map(|(a, n)| AccountView::new(a, *n))
-                .collect();
-            output::structured(format, &views)?;
-        }
-    }
-    Ok(())
-}
-
-fn status(account: &Account) -> &'static str {
-    if account.suspended {
-        "suspended"
-    } else {
-        "active"
-    }
+    Ok(output::show(
+        ctx.style,
+        ctx.msg,
+        &AccountList::new(&accounts),
+    )?)
 }
 
 fn print_account(ctx: &Context, account: &Account, tokens: i64) -> Result<()> {
-    match ctx.format() {
-        OutputFormat::Table => {
-            let rows = vec![
-                vec!["Name".into(), account.name.clone()],
-                vec!["ACLs".into(), account.acls.join(", ")],
-                vec!["Status".into(), status(account).into()],
-                vec!["Created".into(), output::local(account.created_at)],
-                vec!["Tokens".into(), tokens.to_string()],
-            ];
-            output::plain_table(ctx.style, &[], rows)?;
-        }
-        format => output::structured(format, &AccountView::new(account, tokens))?,
-    }
-    Ok(())
+    Ok(output::show(
+        ctx.style,
+        ctx.msg,
+        &AccountView::new(account, tokens),
+    )?)
 }
 
 fn find(store: &dyn Queries, name: &str) -> Result<Account> {
@@ -238,12 +172,6 @@ fn set_suspended(ctx: &Context, args: AccountArgs, suspended: bool) -> Result<()
     print_account(ctx, &account, tokens)
 }
 
-#[derive(Serialize)]
-struct DeletedView {
-    deleted: String,
-    revoked: usize,
-}
-
 fn delete(ctx: &Context, args: AccountArgs) -> Result<()> {
     let mut store = ctx.open_to_change()?;
     let account = find(&store, &args.name)?;
@@ -279,20 +207,8 @@ fn delete(ctx: &Context, args: AccountArgs) -> Result<()> {
         tx.record_events(&events)?;
         Ok(tokens.len())
     })?;
-    match ctx.format() {
-        OutputFormat::Table => output::line(&format!(
-            "deleted account '{}'; revoked {revoked} token(s)",
-            account.name
-        ))?,
-        format => output::structured(
-            format,
-            &DeletedView {
-                deleted: account.name.clone(),
-                revoked,
-            },
-        )?,
-    }
-    Ok(())
+    let view = DeletedView::new(&account.name, revoked);
+    Ok(output::show(ctx.style, ctx.msg, &view)?)
 }
 
 fn no_such_account(name: &str) -> Error {

@@ -1,42 +1,13 @@
 //! `tokenctl audit`: the change log, oldest first.
 
 use anyhow::Result;
-use serde::Serialize;
 
 use super::Context;
-use crate::cli::{AuditArgs, OutputFormat};
+use crate::cli::AuditArgs;
 use crate::error::Error;
-use crate::model::Event;
-use crate::output;
-use crate::store::EventQuery;
-use crate::store::Queries;
+use crate::output::{self, EventList};
+use crate::store::{EventQuery, Queries};
 use crate::values;
-
-/// An event as JSON and YAML show it.
-#[derive(Serialize)]
-struct EventView<'a> {
-    at: String,
-    actor: &'a str,
-    action: &'a str,
-    account: &'a str,
-    token: Option<&'a str>,
-    id: Option<&'a str>,
-    detail: Option<&'a str>,
-}
-
-impl<'a> EventView<'a> {
-    fn new(e: &'a Event) -> EventView<'a> {
-        EventView {
-            at: output::utc(e.at),
-            actor: &e.actor,
-            action: &e.action,
-            account: &e.account,
-            token: e.token_name.as_deref(),
-            id: e.token_id.as_deref(),
-            detail: e.detail.as_deref(),
-        }
-    }
-}
 
 pub fn run(ctx: &Context, args: AuditArgs) -> Result<()> {
     let since = args
@@ -90,37 +61,7 @@ pub fn run(ctx: &Context, args: AuditArgs) -> Result<()> {
             }
         }
     };
-    match ctx.format() {
-        OutputFormat::Table if events.is_empty() => ctx.msg.text("no events"),
-        OutputFormat::Table => {
-            let rows = events
-                .iter()
-                .map(|e| {
-                    vec![
-                        output::local(e.at),
-                        e.actor.clone(),
-                        e.action.clone(),
-                        e.account.clone(),
-                        e.token_name.clone().unwrap_or_default(),
-                        e.token_id.clone().unwrap_or_default(),
-                        e.detail.clone().unwrap_or_default(),
-                    ]
-                })
-                .collect();
-            output::plain_table(
-                ctx.style,
-                &[
-                    "Time", "Actor", "Action", "Account", "Token", "ID", "Detail",
-                ],
-                rows,
-            )?;
-        }
-        format => {
-            let views: Vec<EventView> = events.iter().map(EventView::new).collect();
-            output::structured(format, &views)?;
-        }
-    }
-    Ok(())
+    Ok(output::show(ctx.style, ctx.msg, &EventList::new(&events))?)
 }
 
 fn no_such_token(ctx: &Context, args: &AuditArgs) -> Error {

@@ -4,12 +4,11 @@ use std::fs;
 use std::path::Path;
 
 use anyhow::Result;
-use serde::Serialize;
 
 use super::Context;
-use crate::cli::{BackupArgs, DbCommand, OutputFormat, RestoreArgs};
+use crate::cli::{BackupArgs, DbCommand, RestoreArgs};
 use crate::error::Error;
-use crate::output;
+use crate::output::{self, BackupView, CheckReport, CheckView, RestoredView};
 use crate::store::{BackupFile, Scratch, Store};
 
 pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
@@ -57,11 +56,7 @@ fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
             Error::runtime(format!("cannot write the backup {}: {e:#}", dest.display())).into(),
         );
     }
-    match ctx.format() {
-        OutputFormat::Table => output::line(&format!("backed up to {}", dest.display()))?,
-        format => output::structured(format, &serde_json::json!({ "backup": dest }))?,
-    }
-    Ok(())
+    Ok(output::show(ctx.style, ctx.msg, &BackupView::new(&dest))?)
 }
 
 fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
@@ -90,18 +85,8 @@ fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
         backup.path().display(),
         output::utc(ctx.now)
     ));
-    match ctx.format() {
-        OutputFormat::Table => output::line(&format!(
-            "restored {} from {}",
-            ctx.db,
-            backup.path().display()
-        ))?,
-        format => output::structured(
-            format,
-            &serde_json::json!({ "restored": backup.path(), "store": ctx.db.to_string() }),
-        )?,
-    }
-    Ok(())
+    let view = RestoredView::new(backup.path(), ctx.db.to_string());
+    Ok(output::show(ctx.style, ctx.msg, &view)?)
 }
 
 /// Whether two paths name one file (through links too).
@@ -118,46 +103,21 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-#[derive(Serialize)]
-struct CheckView {
-    name: &'static str,
-    ok: bool,
-    detail: String,
-}
-
-#[derive(Serialize)]
-struct Report {
-    healthy: bool,
-    checks: Vec<CheckView>,
-}
-
 fn check(ctx: &Context) -> Result<()> {
     let store = existing(ctx)?;
     let checks = store.check()?;
-    let healthy = checks.iter().all(|c| c.ok);
-    match ctx.format() {
-        OutputFormat::Table => {
-            for c in &checks {
-                let mark = if c.ok { "ok     " } else { "PROBLEM" };
-                output::line(&format!("{mark} {:<11} {}", c.name, c.detail))?;
-            }
-        }
-        format => output::structured(
-            format,
-            &Report {
-                healthy,
-                checks: checks
-                    .into_iter()
-                    .map(|c| CheckView {
-                        name: c.name,
-                        ok: c.ok,
-                        detail: c.detail,
-                    })
-                    .collect(),
-            },
-        )?,
-    }
-    if !healthy {
+    let report = CheckReport::new(
+        checks
+            .iter()
+            .map(|c| CheckView {
+                name: c.name,
+                ok: c.ok,
+                detail: &c.detail,
+            })
+            .collect(),
+    );
+    output::show(ctx.style, ctx.msg, &report)?;
+    if !report.healthy() {
         return Err(
             Error::runtime(format!("the store {} is not healthy", ctx.db))
                 .with_hint(

@@ -123,10 +123,6 @@ impl Context {
         chrono::DateTime::from_timestamp(self.now, 0).unwrap_or_default()
     }
 
-    pub fn format(&self) -> OutputFormat {
-        self.style.format
-    }
-
     /// The acting account for a read. `Ok(None)` on a store that has never
     /// had an account (nothing to show yet).
     pub fn read_account(&self, store: &dyn Queries) -> Result<Option<Account>> {

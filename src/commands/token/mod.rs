@@ -15,10 +15,10 @@ mod verify;
 use anyhow::Result;
 
 use super::Context;
-use crate::cli::{OutputFormat, TokenCommand};
+use crate::cli::TokenCommand;
 use crate::error::Error;
 use crate::model::{Account, Token};
-use crate::output::{self, IssuedView, Style, TokenView};
+use crate::output::{self, IssuedView, TokenView, plural};
 use crate::store::Queries;
 use crate::{ui, values};
 use state::Change;
@@ -42,33 +42,15 @@ pub fn run(ctx: &Context, cmd: TokenCommand) -> Result<()> {
 /// for scripts, an object for JSON/YAML, and on a terminal the details and
 /// a confirmation that it was saved.
 fn show_issued(ctx: &Context, t: &Token, plaintext: &str) -> Result<()> {
-    if ctx.format() != OutputFormat::Table {
-        let view = IssuedView {
-            token: TokenView::new(t, ctx.now),
-            plaintext,
-        };
-        output::structured(ctx.format(), &view)?;
-        return Ok(());
-    }
     if !ctx.interactive {
-        // `T=$(tokenctl token create ci)` gets the token and nothing else.
-        output::line(plaintext)?;
-        let plain = Style {
-            color: false,
-            terminal: false,
-            ..ctx.style
-        };
-        ctx.msg
-            .text(&output::token_details_table(plain, t, ctx.now).to_string());
-        ctx.msg
-            .warn("this token will not be shown again; store it somewhere safe now");
+        output::show(ctx.style, ctx.msg, &IssuedView::new(t, plaintext, ctx.now))?;
         return Ok(());
     }
     loop {
         output::line("")?;
         output::line(plaintext)?;
         output::line("")?;
-        output::token_details(ctx.style, t, ctx.now)?;
+        output::show(ctx.style, ctx.msg, &TokenView::new(t, ctx.now))?;
         ctx.msg
             .warn("this token will not be shown again; copy it somewhere safe now");
         if ctx.yes || ui::ask("Yes, I saved my token", false)? {
@@ -78,11 +60,11 @@ fn show_issued(ctx: &Context, t: &Token, plaintext: &str) -> Result<()> {
 }
 
 fn print_token(ctx: &Context, t: &Token) -> Result<()> {
-    match ctx.format() {
-        OutputFormat::Table => output::token_details(ctx.style, t, ctx.now)?,
-        format => output::structured(format, &TokenView::new(t, ctx.now))?,
-    }
-    Ok(())
+    Ok(output::show(
+        ctx.style,
+        ctx.msg,
+        &TokenView::new(t, ctx.now),
+    )?)
 }
 
 /// A live token of the account for a change; a revoked one is a conflict.
@@ -154,12 +136,4 @@ fn check_within_account(account: &Account, acls: &[String]) -> Result<(), Error>
         "a token can only have its account's privileges ({})",
         account.acls.join(", ")
     )))
-}
-
-fn plural(n: usize, word: &str) -> String {
-    if n == 1 {
-        format!("1 {word}")
-    } else {
-        format!("{n} {word}s")
-    }
 }

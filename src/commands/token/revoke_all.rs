@@ -2,16 +2,14 @@
 
 use std::collections::HashSet;
 
-use anyhow::Result;
-use serde::Serialize;
-
 use super::plural;
 use super::selection::{parse_glob, selection_account, selection_query};
-use crate::cli::{OutputFormat, RevokeAllArgs, SelectionArgs};
+use crate::cli::{RevokeAllArgs, SelectionArgs};
 use crate::commands::Context;
 use crate::model::Token;
-use crate::output::{self, TokenView};
+use crate::output::{self, RevokedView, TokenList};
 use crate::store::Queries;
+use anyhow::Result;
 
 pub(super) fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
     let glob = parse_glob(&args.selection)?;
@@ -42,7 +40,8 @@ pub(super) fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
             return print_revoked(ctx, &[], None, args.selection.all_accounts);
         }
         if ctx.interactive {
-            output::token_table(ctx.style, &preview, ctx.now, args.selection.all_accounts)?;
+            let view = TokenList::new(&preview, ctx.now, args.selection.all_accounts);
+            output::show(ctx.style, ctx.msg, &view)?;
         }
         ctx.confirm(&format!(
             "Revoke these {}? They stop working at once",
@@ -92,14 +91,6 @@ fn revoke_all_detail(sel: &SelectionArgs) -> String {
     parts.join(" ")
 }
 
-#[derive(Serialize)]
-struct RevokedView {
-    revoked: usize,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    would_revoke: Option<usize>,
-    tokens: Vec<TokenView>,
-}
-
 /// The outcome of `revoke-all`; `would` is the dry-run
 /// selection.
 fn print_revoked(
@@ -108,27 +99,6 @@ fn print_revoked(
     would: Option<&[Token]>,
     all_accounts: bool,
 ) -> Result<()> {
-    let shown = would.unwrap_or(revoked);
-    if ctx.format() != OutputFormat::Table {
-        let view = RevokedView {
-            revoked: revoked.len(),
-            would_revoke: would.map(<[Token]>::len),
-            tokens: shown.iter().map(|t| TokenView::new(t, ctx.now)).collect(),
-        };
-        output::structured(ctx.format(), &view)?;
-        return Ok(());
-    }
-    match would {
-        Some(would) => {
-            if !would.is_empty() {
-                output::token_table(ctx.style, would, ctx.now, all_accounts)?;
-            }
-            output::line(&format!(
-                "would revoke {} (dry run)",
-                plural(would.len(), "token")
-            ))?;
-        }
-        None => output::line(&format!("revoked {}", plural(revoked.len(), "token")))?,
-    }
-    Ok(())
+    let view = RevokedView::new(revoked, would, ctx.now, all_accounts);
+    Ok(output::show(ctx.style, ctx.msg, &view)?)
 }

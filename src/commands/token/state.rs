@@ -3,10 +3,9 @@
 use anyhow::Result;
 
 use super::{plural, resolve_live, revoked_conflict, token_not_found};
-use crate::cli::OutputFormat;
 use crate::commands::Context;
 use crate::model::Token;
-use crate::output::{self, TokenView};
+use crate::output::{self, ChangedView};
 use crate::store::Queries;
 
 /// The state changes that take several `<TOKEN>`s.
@@ -106,18 +105,6 @@ pub(super) fn change_tokens(ctx: &Context, names: &[String], change: Change) -> 
         }
         Ok(changed)
     })?;
-    match ctx.format() {
-        OutputFormat::Table => output::line(&format!(
-            "{} {}",
-            change.past(),
-            plural(changed.len(), "token")
-        ))?,
-        format => {
-            let tokens: Vec<TokenView> =
-                changed.iter().map(|t| TokenView::new(t, ctx.now)).collect();
-            let view = serde_json::json!({ change.past(): changed.len(), "tokens": tokens });
-            output::structured(format, &view)?;
-        }
-    }
-    Ok(())
+    let view = ChangedView::new(change.past(), &changed, ctx.now);
+    Ok(output::show(ctx.style, ctx.msg, &view)?)
 }

@@ -4,35 +4,18 @@ use std::io::{self, BufRead, Read};
 use std::net::IpAddr;
 
 use anyhow::Result;
-use serde::Serialize;
 
-use crate::cli::{OutputFormat, VerifyArgs};
+use crate::cli::VerifyArgs;
 use crate::commands::Context;
 use crate::error::{Error, Kind};
 use crate::model::Token;
-use crate::output;
+use crate::output::{self, RejectedView, VerifiedView};
 use crate::store::{Queries, Store};
 use crate::verify::{self, Reason};
 use crate::{token, values};
 
 /// The longest token `verify` reads; anything longer is malformed.
 const MAX_TOKEN_INPUT: usize = 1024;
-
-#[derive(Serialize)]
-struct Verified<'a> {
-    valid: bool,
-    account: &'a str,
-    name: &'a str,
-    id: &'a str,
-    acls: &'a [String],
-    expires: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Rejected {
-    valid: bool,
-    reason: &'static str,
-}
 
 pub(super) fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
     let wanted = values::normalize_acls(values::privileges(&args.acl)?);
@@ -69,35 +52,11 @@ pub(super) fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
     let (t, acls) = match checked {
         Ok(found) => found,
         Err(reason) => {
-            if ctx.format() != OutputFormat::Table {
-                output::structured(
-                    ctx.format(),
-                    &Rejected {
-                        valid: false,
-                        reason: reason.as_str(),
-                    },
-                )?;
-            }
+            output::show(ctx.style, ctx.msg, &RejectedView::new(reason.as_str()))?;
             return Err(Error::new(Kind::VerifyFailed, format!("token rejected: {reason}")).into());
         }
     };
-    match ctx.format() {
-        OutputFormat::Table => output::line(&format!(
-            "valid: account {}, token {} ({})",
-            t.account, t.name, t.id
-        ))?,
-        format => output::structured(
-            format,
-            &Verified {
-                valid: true,
-                account: &t.account,
-                name: &t.name,
-                id: &t.id,
-                acls: &acls,
-                expires: t.expires_at.map(output::utc),
-            },
-        )?,
-    }
+    output::show(ctx.style, ctx.msg, &VerifiedView::new(&t, &acls))?;
     Ok(())
 }
 

@@ -1,0 +1,534 @@
+//! Every result a command prints: its JSON/YAML shape (the field names and
+//! order users script against) and its table text, side by side.
+
+use std::path::Path;
+
+use serde::ser::{SerializeMap, SerializeSeq};
+use serde::{Serialize, Serializer};
+
+use super::table::{plain_table, token_details, token_table};
+use super::{Style, Text, View, local, plural, utc, utc_field};
+use crate::model::{Account, Event, Token};
+
+/// One token: every field (`token show`, `token edit`; an element of the
+/// lists).
+pub struct TokenView<'a> {
+    token: &'a Token,
+    now: i64,
+}
+
+impl<'a> TokenView<'a> {
+    pub fn new(token: &'a Token, now: i64) -> TokenView<'a> {
+        TokenView { token, now }
+    }
+}
+
+/// A token's JSON and YAML fields.
+#[derive(Serialize)]
+struct TokenFields<'a> {
+    id: &'a str,
+    name: &'a str,
+    account: &'a str,
+    acls: &'a [String],
+    created: String,
+    expires: Option<String>,
+    last_used: Option<String>,
+    last_used_ip: Option<&'a str>,
+    allow_ips: &'a [String],
+    note: Option<&'a str>,
+    status: &'static str,
+    revoked: Option<String>,
+}
+
+impl Serialize for TokenView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let t = self.token;
+        TokenFields {
+            id: &t.id,
+            name: &t.name,
+            account: &t.account,
+            acls: &t.acls,
+            created: utc(t.created_at),
+            expires: t.expires_at.map(utc),
+            last_used: t.last_used_at.map(utc),
+            last_used_ip: t.last_used_ip.as_deref(),
+            allow_ips: &t.allow_ips,
+            note: t.note.as_deref(),
+            status: t.status(self.now).as_str(),
+            revoked: t.revoked_at.map(utc),
+        }
+        .serialize(s)
+    }
+}
+
+impl View for TokenView<'_> {
+    fn text(&self, style: Style) -> Text {
+        Text::line(token_details(style, self.token, self.now))
+    }
+}
+
+/// Tokens as the list shows them (`token list`, the tokens `revoke-all`
+/// would take); with an Account column for every account's.
+pub struct TokenList<'a> {
+    tokens: &'a [Token],
+    now: i64,
+    with_account: bool,
+}
+
+impl<'a> TokenList<'a> {
+    pub fn new(tokens: &'a [Token], now: i64, with_account: bool) -> TokenList<'a> {
+        TokenList {
+            tokens,
+            now,
+            with_account,
+        }
+    }
+
+    fn table(&self, style: Style) -> String {
+        token_table(style, self.tokens, self.now, self.with_account)
+    }
+}
+
+impl Serialize for TokenList<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.tokens.len()))?;
+        for t in self.tokens {
+            seq.serialize_element(&TokenView::new(t, self.now))?;
+        }
+        seq.end()
+    }
+}
+
+impl View for TokenList<'_> {
+    fn text(&self, style: Style) -> Text {
+        if self.tokens.is_empty() {
+            return Text::empty("no tokens");
+        }
+        Text::line(self.table(style))
+    }
+}
+
+/// A newly created or rotated token: the token fields plus the plaintext.
+#[derive(Serialize)]
+pub struct IssuedView<'a> {
+    #[serde(flatten)]
+    token: TokenView<'a>,
+    #[serde(rename = "token")]
+    plaintext: &'a str,
+}
+
+impl<'a> IssuedView<'a> {
+    pub fn new(token: &'a Token, plaintext: &'a str, now: i64) -> IssuedView<'a> {
+        IssuedView {
+            token: TokenView::new(token, now),
+            plaintext,
+        }
+    }
+}
+
+impl View for IssuedView<'_> {
+    /// `T=$(tokenctl token create ci)` gets the token and nothing else; the
+    /// details go to stderr, plain.
+    fn text(&self, style: Style) -> Text {
+        let plain = Style {
+            color: false,
+            terminal: false,
+            ..style
+        };
+        Text {
+            out: vec![self.plaintext.to_string()],
+            aside: Some(token_details(plain, self.token.token, self.token.now)),
+            warning: Some("this token will not be shown again; store it somewhere safe now"),
+        }
+    }
+}
+
+/// The outcome of `token disable`, `enable` or `revoke`: how many changed
+/// under the past tense of the change, and which.
+pub struct ChangedView<'a> {
+    past: &'static str,
+    tokens: TokenList<'a>,
+}
+
+impl<'a> ChangedView<'a> {
+    pub fn new(past: &'static str, changed: &'a [Token], now: i64) -> ChangedView<'a> {
+        ChangedView {
+            past,
+            tokens: TokenList::new(changed, now, false),
+        }
+    }
+}
+
+impl Serialize for ChangedView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry(self.past, &self.tokens.tokens.len())?;
+        map.serialize_entry("tokens", &self.tokens)?;
+        map.end()
+    }
+}
+
+impl View for ChangedView<'_> {
+    fn text(&self, _: Style) -> Text {
+        Text::line(format!(
+            "{} {}",
+            self.past,
+            plural(self.tokens.tokens.len(), "token")
+        ))
+    }
+}
+
+/// The outcome of `token revoke-all`; with `--dry-run`, the tokens it
+/// would revoke.
+#[derive(Serialize)]
+pub struct RevokedView<'a> {
+    revoked: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    would_revoke: Option<usize>,
+    tokens: TokenList<'a>,
+}
+
+impl<'a> RevokedView<'a> {
+    pub fn new(
+        revoked: &'a [Token],
+        would: Option<&'a [Token]>,
+        now: i64,
+        with_account: bool,
+    ) -> RevokedView<'a> {
+        RevokedView {
+            revoked: revoked.len(),
+            would_revoke: would.map(<[Token]>::len),
+            tokens: TokenList::new(would.unwrap_or(revoked), now, with_account),
+        }
+    }
+}
+
+impl View for RevokedView<'_> {
+    fn text(&self, style: Style) -> Text {
+        let Some(would) = self.would_revoke else {
+            return Text::line(format!("revoked {}", plural(self.revoked, "token")));
+        };
+        let mut out = Vec::new();
+        if would > 0 {
+            out.push(self.tokens.table(style));
+        }
+        out.push(format!("would revoke {} (dry run)", plural(would, "token")));
+        Text::lines(out)
+    }
+}
+
+/// A token `token verify` accepts, with what it may do now.
+#[derive(Serialize)]
+pub struct VerifiedView<'a> {
+    valid: bool,
+    account: &'a str,
+    name: &'a str,
+    id: &'a str,
+    acls: &'a [String],
+    expires: Option<String>,
+}
+
+impl<'a> VerifiedView<'a> {
+    pub fn new(t: &'a Token, acls: &'a [String]) -> VerifiedView<'a> {
+        VerifiedView {
+            valid: true,
+            account: &t.account,
+            name: &t.name,
+            id: &t.id,
+            acls,
+            expires: t.expires_at.map(utc),
+        }
+    }
+}
+
+impl View for VerifiedView<'_> {
+    fn text(&self, _: Style) -> Text {
+        Text::line(format!(
+            "valid: account {}, token {} ({})",
+            self.account, self.name, self.id
+        ))
+    }
+}
+
+/// A token `token verify` refuses, and why.
+#[derive(Serialize)]
+pub struct RejectedView {
+    valid: bool,
+    reason: &'static str,
+}
+
+impl RejectedView {
+    pub fn new(reason: &'static str) -> RejectedView {
+        RejectedView {
+            valid: false,
+            reason,
+        }
+    }
+}
+
+impl View for RejectedView {
+    /// Nothing: the exit status and the error on stderr say it.
+    fn text(&self, _: Style) -> Text {
+        Text::default()
+    }
+}
+
+/// An account with its number of live tokens.
+#[derive(Serialize)]
+pub struct AccountView<'a> {
+    name: &'a str,
+    acls: &'a [String],
+    suspended: bool,
+    #[serde(serialize_with = "utc_field")]
+    created: i64,
+    /// Live tokens.
+    tokens: i64,
+}
+
+impl<'a> AccountView<'a> {
+    pub fn new(account: &'a Account, tokens: i64) -> AccountView<'a> {
+        AccountView {
+            name: &account.name,
+            acls: &account.acls,
+            suspended: account.suspended,
+            created: account.created_at,
+            tokens,
+        }
+    }
+
+    fn status(&self) -> &'static str {
+        if self.suspended {
+            "suspended"
+        } else {
+            "active"
+        }
+    }
+}
+
+impl View for AccountView<'_> {
+    fn text(&self, style: Style) -> Text {
+        let rows = vec![
+            vec!["Name".into(), self.name.to_string()],
+            vec!["ACLs".into(), self.acls.join(", ")],
+            vec!["Status".into(), self.status().into()],
+            vec!["Created".into(), local(self.created)],
+            vec!["Tokens".into(), self.tokens.to_string()],
+        ];
+        Text::line(plain_table(style, &[], rows))
+    }
+}
+
+/// `account list`.
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct AccountList<'a>(Vec<AccountView<'a>>);
+
+impl<'a> AccountList<'a> {
+    pub fn new(accounts: &'a [(Account, i64)]) -> AccountList<'a> {
+        AccountList(
+            accounts
+                .iter()
+                .map(|(a, tokens)| AccountView::new(a, *tokens))
+                .collect(),
+        )
+    }
+}
+
+impl View for AccountList<'_> {
+    fn text(&self, style: Style) -> Text {
+        if self.0.is_empty() {
+            return Text::empty("no accounts");
+        }
+        let rows = self
+            .0
+            .iter()
+            .map(|a| {
+                vec![
+                    a.name.to_string(),
+                    a.acls.join(","),
+                    a.status().to_string(),
+                    local(a.created),
+                    a.tokens.to_string(),
+                ]
+            })
+            .collect();
+        let header = ["Name", "ACLs", "Status", "Created", "Tokens"];
+        Text::line(plain_table(style, &header, rows))
+    }
+}
+
+/// `account delete`.
+#[derive(Serialize)]
+pub struct DeletedView<'a> {
+    deleted: &'a str,
+    revoked: usize,
+}
+
+impl<'a> DeletedView<'a> {
+    pub fn new(account: &'a str, revoked: usize) -> DeletedView<'a> {
+        DeletedView {
+            deleted: account,
+            revoked,
+        }
+    }
+}
+
+impl View for DeletedView<'_> {
+    fn text(&self, _: Style) -> Text {
+        Text::line(format!(
+            "deleted account '{}'; revoked {} token(s)",
+            self.deleted, self.revoked
+        ))
+    }
+}
+
+/// An audit event.
+#[derive(Serialize)]
+struct EventView<'a> {
+    #[serde(serialize_with = "utc_field")]
+    at: i64,
+    actor: &'a str,
+    action: &'a str,
+    account: &'a str,
+    token: Option<&'a str>,
+    id: Option<&'a str>,
+    detail: Option<&'a str>,
+}
+
+/// `audit`: events, oldest first.
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct EventList<'a>(Vec<EventView<'a>>);
+
+impl<'a> EventList<'a> {
+    pub fn new(events: &'a [Event]) -> EventList<'a> {
+        EventList(
+            events
+                .iter()
+                .map(|e| EventView {
+                    at: e.at,
+                    actor: &e.actor,
+                    action: &e.action,
+                    account: &e.account,
+                    token: e.token_name.as_deref(),
+                    id: e.token_id.as_deref(),
+                    detail: e.detail.as_deref(),
+                })
+                .collect(),
+        )
+    }
+}
+
+impl View for EventList<'_> {
+    fn text(&self, style: Style) -> Text {
+        if self.0.is_empty() {
+            return Text::empty("no events");
+        }
+        let rows = self
+            .0
+            .iter()
+            .map(|e| {
+                vec![
+                    local(e.at),
+                    e.actor.to_string(),
+                    e.action.to_string(),
+                    e.account.to_string(),
+                    e.token.unwrap_or_default().to_string(),
+                    e.id.unwrap_or_default().to_string(),
+                    e.detail.unwrap_or_default().to_string(),
+                ]
+            })
+            .collect();
+        let header = [
+            "Time", "Actor", "Action", "Account", "Token", "ID", "Detail",
+        ];
+        Text::line(plain_table(style, &header, rows))
+    }
+}
+
+/// `db backup`.
+#[derive(Serialize)]
+pub struct BackupView<'a> {
+    backup: &'a Path,
+}
+
+impl<'a> BackupView<'a> {
+    pub fn new(file: &'a Path) -> BackupView<'a> {
+        BackupView { backup: file }
+    }
+}
+
+impl View for BackupView<'_> {
+    fn text(&self, _: Style) -> Text {
+        Text::line(format!("backed up to {}", self.backup.display()))
+    }
+}
+
+/// `db restore`: which backup replaced which store.
+#[derive(Serialize)]
+pub struct RestoredView<'a> {
+    restored: &'a Path,
+    /// Where the store is.
+    store: String,
+}
+
+impl<'a> RestoredView<'a> {
+    pub fn new(backup: &'a Path, store: String) -> RestoredView<'a> {
+        RestoredView {
+            restored: backup,
+            store,
+        }
+    }
+}
+
+impl View for RestoredView<'_> {
+    fn text(&self, _: Style) -> Text {
+        Text::line(format!(
+            "restored {} from {}",
+            self.store,
+            self.restored.display()
+        ))
+    }
+}
+
+/// `db check`: each check, and whether all passed.
+#[derive(Serialize)]
+pub struct CheckReport<'a> {
+    healthy: bool,
+    checks: Vec<CheckView<'a>>,
+}
+
+/// One check of `db check`.
+#[derive(Serialize)]
+pub struct CheckView<'a> {
+    pub name: &'a str,
+    pub ok: bool,
+    pub detail: &'a str,
+}
+
+impl<'a> CheckReport<'a> {
+    pub fn new(checks: Vec<CheckView<'a>>) -> CheckReport<'a> {
+        CheckReport {
+            healthy: checks.iter().all(|c| c.ok),
+            checks,
+        }
+    }
+
+    pub fn healthy(&self) -> bool {
+        self.healthy
+    }
+}
+
+impl View for CheckReport<'_> {
+    fn text(&self, _: Style) -> Text {
+        let lines = self
+            .checks
+            .iter()
+            .map(|c| {
+                let mark = if c.ok { "ok     " } else { "PROBLEM" };
+                format!("{mark} {:<11} {}", c.name, c.detail)
+            })
+            .collect();
+        Text::lines(lines)
+    }
+}
