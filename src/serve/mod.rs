@@ -2,6 +2,7 @@
 //! proxy (nginx `auth_request`, Caddy `forward_auth`, Traefik
 //! `forwardAuth`) or any service, on the same store.
 
+mod answer;
 mod client_ip;
 mod connections;
 mod credentials;
@@ -37,9 +38,11 @@ use crate::error::Error;
 use crate::output;
 use crate::store::{Location, Pool};
 use crate::values;
+use crate::verify::{Reason, Verdict};
+use answer::Answer;
 use connections::Connections;
 use health::Health;
-use verifier::{Outcome, Verifier};
+use verifier::{Unavailable, Verifier};
 
 /// How long requests in flight may take to finish after SIGTERM.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -259,67 +262,42 @@ async fn verify(
     let now = chrono::Utc::now().timestamp();
     let ip = client_of(&app, peer, &headers);
 
-    let outcome = match wanted_privileges(uri.query()) {
-        None => None,
-        Some(wanted) => Some(
+    let answer = match wanted_privileges(uri.query()) {
+        None => Answer::BadRequest,
+        Some(wanted) => {
             match credentials::parse(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes())) {
-                Err(credentials::Problem::Missing) => Outcome::Unauthorized("missing", None),
-                Err(credentials::Problem::Malformed) => Outcome::Unauthorized("malformed", None),
-                Ok(creds) => app.verifier.check(&creds, &wanted, ip, now).await,
-            },
-        ),
+                Err(credentials::Problem::Missing) => Answer::Missing,
+                Err(credentials::Problem::Malformed) => Answer::Verdict(Verdict::Refused {
+                    reason: Reason::Malformed,
+                    id: None,
+                }),
+                Ok(creds) => match app.verifier.check(&creds, &wanted, ip, now).await {
+                    Ok(verdict) => Answer::Verdict(verdict),
+                    Err(Unavailable(why)) => Answer::Unavailable(why),
+                },
+            }
+        }
     };
-    let label = outcome.as_ref().map_or("bad-request", Outcome::label);
+    let label = answer.label();
     app.verifier.metrics.count(label);
-
     // One line per request; never the token.
-    let who = match &outcome {
-        Some(Outcome::Valid(t)) => format!(" account={} token={} id={}", t.account, t.name, t.id),
-        Some(Outcome::Unauthorized(_, Some(id))) => format!(" id={id}"),
-        _ => String::new(),
-    };
     log_request(
         now,
         ip,
         &method,
         &uri,
-        status_of(outcome.as_ref()).as_u16(),
-        &format!("{label}{who}"),
+        answer.status().as_u16(),
+        &format!("{label}{}", answer.who()),
         started,
     );
-
-    match outcome {
-        None => (StatusCode::BAD_REQUEST, "bad request\n").into_response(),
-        Some(Outcome::Valid(t)) => {
-            // An unknown address is recorded as none, never as one a
-            // client may have forged.
-            app.verifier
-                .last_used
-                .record(&t.id, now, ip.map(|ip| ip.to_string()));
-            let mut response = (StatusCode::OK, "ok\n").into_response();
-            let out = response.headers_mut();
-            for (name, value) in [
-                ("x-token-account", &t.account),
-                ("x-token-name", &t.name),
-                ("x-token-id", &t.id),
-            ] {
-                if let Ok(value) = HeaderValue::from_str(value) {
-                    out.insert(name, value);
-                }
-            }
-            response
-        }
-        Some(Outcome::Unauthorized(..)) => (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            "unauthorized\n",
-        )
-            .into_response(),
-        Some(Outcome::Forbidden) => (StatusCode::FORBIDDEN, "forbidden\n").into_response(),
-        Some(Outcome::Unavailable(_)) => {
-            (StatusCode::SERVICE_UNAVAILABLE, "unavailable\n").into_response()
-        }
+    if let Answer::Verdict(Verdict::Valid { token: t, .. }) = &answer {
+        // An unknown address is recorded as none, never as one a
+        // client may have forged.
+        app.verifier
+            .last_used
+            .record(&t.id, now, ip.map(|ip| ip.to_string()));
     }
+    answer.into_response()
 }
 
 /// The client's address: the peer, or what a trusted proxy forwarded.
@@ -374,16 +352,6 @@ fn log_request(
         started.elapsed().as_micros()
     );
     let _ = std::io::stderr().lock().write_all(line.as_bytes());
-}
-
-fn status_of(outcome: Option<&Outcome>) -> StatusCode {
-    match outcome {
-        None => StatusCode::BAD_REQUEST,
-        Some(Outcome::Valid(_)) => StatusCode::OK,
-        Some(Outcome::Unauthorized(..)) => StatusCode::UNAUTHORIZED,
-        Some(Outcome::Forbidden) => StatusCode::FORBIDDEN,
-        Some(Outcome::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
-    }
 }
 
 /// `?acl=deploy&acl=read` or `?acl=deploy,read`; `None` when a value is

@@ -1,6 +1,6 @@
-//! Token checks for the HTTP endpoint: the README's rules (`crate::verify`) on
-//! the token's current row, with what keeps argon2 paid once and
-//! bounded:
+//! serve's steps of the verification sequence (`crate::verify`): the
+//! token's current row, read through the store pool, and the secret
+//! checked with what keeps argon2 paid once and bounded:
 //!
 //! - a cache of successful verifications, keyed by a keyed hash of the
 //!   token (a random key per process; never the plaintext), valid only
@@ -38,11 +38,9 @@ use zeroize::Zeroizing;
 use super::credentials::Credentials;
 use super::last_used::LastUsed;
 use super::metrics::Metrics;
-use crate::model::Found;
-use crate::model::Token;
+use crate::model::{Found, Token};
 use crate::store::Pool;
-use crate::token;
-use crate::verify::{self, Reason};
+use crate::verify::{self, Secret, Steps, Verdict};
 
 /// Most successful verifications remembered.
 const MAX_CACHED: usize = 10_000;
@@ -59,31 +57,10 @@ const COOLDOWN: Duration = Duration::from_secs(60);
 /// waiting at most, so a flood gets its 503 quickly.
 const QUEUE_PER_SLOT: usize = 4;
 
-/// What a request gets.
+/// Why a request got no verdict: the store did not answer (`store`), or
+/// argon2 work is saturated (`overloaded`) or failed (`argon2`). 503.
 #[derive(Debug)]
-pub enum Outcome {
-    Valid(Box<Token>),
-    /// 401: missing, malformed, unknown, revoked, ... (the reason is
-    /// logged), with the token id when the store knows it (ids are not
-    /// secret), so the log shows which token is affected.
-    Unauthorized(&'static str, Option<String>),
-    /// 403: a valid token without a required privilege.
-    Forbidden,
-    /// 503: argon2 queue full, or the store did not answer.
-    Unavailable(&'static str),
-}
-
-impl Outcome {
-    /// The label for logs and metrics.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Outcome::Valid(_) => "ok",
-            Outcome::Unauthorized(reason, _) => reason,
-            Outcome::Forbidden => "forbidden",
-            Outcome::Unavailable(why) => why,
-        }
-    }
-}
+pub struct Unavailable(pub &'static str);
 
 /// A keyed hash of a plaintext token.
 type Key = [u8; 32];
@@ -116,9 +93,9 @@ struct Matched {
     hash: String,
 }
 
-/// What a check found, shared with every request waiting for it.
+/// What an argon2 check found, shared with every request waiting for it.
 #[derive(Clone, Copy)]
-enum Verdict {
+enum Finding {
     Matched,
     Wrong,
     /// The check itself failed (a panic in argon2): 503.
@@ -139,7 +116,7 @@ struct State {
     wrong: HashMap<Key, Against>,
     /// Checks running or waiting for a slot; requests for the same token
     /// against the same hashes wait for the same one.
-    flights: HashMap<(Key, Against), watch::Receiver<Option<Verdict>>>,
+    flights: HashMap<(Key, Against), watch::Receiver<Option<Finding>>>,
     /// Checks waiting for a slot (not yet running).
     waiting: usize,
     failures: HashMap<String, Failures>,
@@ -190,35 +167,15 @@ impl Verifier {
         wanted: &[String],
         ip: Option<IpAddr>,
         now: i64,
-    ) -> Outcome {
-        let Some(parsed) = token::parse(&creds.token) else {
-            return Outcome::Unauthorized(Reason::Malformed.as_str(), None);
+    ) -> Result<Verdict, Unavailable> {
+        let request = verify::Request {
+            token: &creds.token,
+            account: creds.account.as_deref(),
+            wanted,
+            ip,
+            now,
         };
-        // An unknown id costs no argon2: ids are not secret.
-        let found = match self.store.lookup(parsed.id).await {
-            Ok(Some(found)) => found,
-            Ok(None) => return Outcome::Unauthorized(Reason::Unknown.as_str(), None),
-            Err(_) => return Outcome::Unavailable("store"),
-        };
-        let refused = |reason| Outcome::Unauthorized(reason, Some(found.token.id.clone()));
-        let key = self.cache_key(&creds.token);
-        let wait = match self.start_or_join(key, &found.token, parsed.secret, now) {
-            Start::Cached => None,
-            Start::Wait(rx) => Some(rx),
-            Start::Wrong => return refused(Reason::Unknown.as_str()),
-            Start::CoolingDown => return refused("cooldown"),
-            Start::Overloaded => return Outcome::Unavailable("overloaded"),
-        };
-        if let Some(mut rx) = wait {
-            // Only this wait is cancelled if the client goes away.
-            let verdict = rx.wait_for(Option::is_some).await.ok().and_then(|v| *v);
-            match verdict {
-                Some(Verdict::Matched) => {}
-                Some(Verdict::Wrong) => return refused(Reason::Unknown.as_str()),
-                Some(Verdict::Failed) | None => return Outcome::Unavailable("argon2"),
-            }
-        }
-        state_outcome(found, creds, wanted, ip, now)
+        verify::check(self, &request).await
     }
 
     fn cache_key(&self, plaintext: &str) -> Key {
@@ -284,13 +241,48 @@ impl Verifier {
     }
 }
 
+/// serve's steps: the store through the pool, and the secret through the
+/// caches, single flight, cool-down and argon2 bound of this module.
+impl Steps for Verifier {
+    type Error = Unavailable;
+
+    async fn lookup(&self, id: &str) -> Result<Option<Found>, Unavailable> {
+        self.store
+            .lookup(id)
+            .await
+            .map_err(|_| Unavailable("store"))
+    }
+
+    async fn check_secret(
+        &self,
+        request: &verify::Request<'_>,
+        secret: &str,
+        stored: &Token,
+    ) -> Result<Secret, Unavailable> {
+        let key = self.cache_key(request.token);
+        let mut rx = match self.start_or_join(key, stored, secret, request.now) {
+            Start::Cached => return Ok(Secret::Matched),
+            Start::Wait(rx) => rx,
+            Start::Wrong => return Ok(Secret::Wrong),
+            Start::CoolingDown => return Ok(Secret::CoolingDown),
+            Start::Overloaded => return Err(Unavailable("overloaded")),
+        };
+        // Only this wait is cancelled if the client goes away.
+        match rx.wait_for(Option::is_some).await.ok().and_then(|v| *v) {
+            Some(Finding::Matched) => Ok(Secret::Matched),
+            Some(Finding::Wrong) => Ok(Secret::Wrong),
+            Some(Finding::Failed) | None => Err(Unavailable("argon2")),
+        }
+    }
+}
+
 enum Start {
     /// A success remembered for these hashes.
     Cached,
     /// A wrong secret remembered for these hashes.
     Wrong,
-    /// Wait for this check's verdict.
-    Wait(watch::Receiver<Option<Verdict>>),
+    /// Wait for this check's finding.
+    Wait(watch::Receiver<Option<Finding>>),
     CoolingDown,
     Overloaded,
 }
@@ -308,7 +300,7 @@ struct Check {
     token: Token,
     secret: Zeroizing<String>,
     now: i64,
-    tx: watch::Sender<Option<Verdict>>,
+    tx: watch::Sender<Option<Finding>>,
 }
 
 impl Check {
@@ -342,10 +334,10 @@ impl Check {
         .await;
         shared.metrics.argon2(started.elapsed());
         let (key, against) = flight;
-        let verdict = match matched {
+        let finding = match matched {
             Ok(Some(hash)) => {
                 shared.lock().remember_match(key, against.id, hash);
-                Verdict::Matched
+                Finding::Matched
             }
             Ok(None) => {
                 shared.metrics.wrong_secrets.fetch_add(1, Ordering::Relaxed);
@@ -360,13 +352,13 @@ impl Check {
                     );
                 }
                 state.remember_wrong(key, against);
-                Verdict::Wrong
+                Finding::Wrong
             }
-            Err(_) => Verdict::Failed,
+            Err(_) => Finding::Failed,
         };
         // The caches first, then the answer; the flight entry goes last
         // (on drop), so no request finds neither.
-        let _ = tx.send(Some(verdict));
+        let _ = tx.send(Some(finding));
     }
 }
 
@@ -456,27 +448,6 @@ fn bounded_insert<V>(map: &mut HashMap<Key, V>, max: usize, key: Key, value: V) 
         map.remove(&old);
     }
     map.insert(key, value);
-}
-
-/// After the secret: the named account, then the state checks of
-/// tokenctl-token-verify(1).
-fn state_outcome(
-    found: Found,
-    creds: &Credentials,
-    wanted: &[String],
-    ip: Option<IpAddr>,
-    now: i64,
-) -> Outcome {
-    if let Some(named) = &creds.account
-        && found.account.as_ref().map(|a| &a.name) != Some(named)
-    {
-        return Outcome::Unauthorized("account", Some(found.token.id));
-    }
-    match verify::check_state(&found, now, wanted, ip) {
-        Ok(()) => Outcome::Valid(Box::new(found.token)),
-        Err(Reason::Forbidden) => Outcome::Forbidden,
-        Err(reason) => Outcome::Unauthorized(reason.as_str(), Some(found.token.id)),
-    }
 }
 
 #[cfg(test)]

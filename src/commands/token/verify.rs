@@ -1,18 +1,17 @@
 //! `token verify`: checks a token read from the environment or stdin.
 
 use std::io::{self, BufRead, Read};
-use std::net::IpAddr;
 
 use anyhow::Result;
 
 use crate::cli::VerifyArgs;
 use crate::commands::Context;
 use crate::error::{Error, Kind};
-use crate::model::Token;
+use crate::model::{Found, Token};
 use crate::output::{self, RejectedView, VerifiedView};
 use crate::store::{Queries, Store};
-use crate::verify::{self, Reason};
-use crate::{token, values};
+use crate::values;
+use crate::verify::{self, Secret, Verdict};
 
 /// The longest token `verify` reads; anything longer is malformed.
 const MAX_TOKEN_INPUT: usize = 1024;
@@ -26,17 +25,24 @@ pub(super) fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
             .with_hint("create a token first, or point --db (or TOKENCTL_DB) at the store")
     })?;
     let input = read_token_input(ctx)?;
-    // The checksum is checked before any lookup in the store.
-    let checked = match input.as_deref().and_then(token::parse) {
-        None => Err(Reason::Malformed),
-        Some(parsed) => {
-            let checked = check_token(ctx, &store, &parsed, &wanted, ip)?;
+    // Input that cannot be a token is checked as none: malformed.
+    let request = verify::Request {
+        token: input.as_deref().unwrap_or_default(),
+        account: None,
+        wanted: &wanted,
+        ip,
+        now: ctx.now,
+    };
+    let checked = match check_token(&store, &request)? {
+        Verdict::Refused { reason, .. } => Err(reason),
+        Verdict::Valid {
+            token: t,
+            privileges,
+        } => {
             let ip = ip.map(|ip| ip.to_string());
             // Last Used already says this second and this address: writing
             // it again would only queue for the write lock.
-            if let Ok((t, _)) = &checked
-                && (t.last_used_at != Some(ctx.now) || t.last_used_ip != ip)
-            {
+            if t.last_used_at != Some(ctx.now) || t.last_used_ip != ip {
                 // The answer does not depend on recording Last Used, which
                 // a store we can only read does not allow.
                 let recorded = ctx.open_to_change().and_then(|mut store| {
@@ -46,7 +52,7 @@ pub(super) fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
                     ctx.msg.warn(&format!("could not record Last Used: {e:#}"));
                 }
             }
-            checked
+            Ok((*t, privileges))
         }
     };
     let (t, acls) = match checked {
@@ -96,30 +102,30 @@ fn read_token_input(ctx: &Context) -> Result<Option<String>> {
         .map(|s| s.trim().to_string()))
 }
 
-/// The checks of tokenctl-token-verify(1) after the checksum. The outer
-/// error is a runtime failure; the inner one the reason a token is
-/// refused. A valid token comes with what it may do now (its privileges
-/// within its account's).
-fn check_token(
-    ctx: &Context,
-    store: &dyn Queries,
-    parsed: &token::Parsed,
-    wanted: &[String],
-    ip: Option<IpAddr>,
-) -> Result<Result<(Token, Vec<String>), Reason>> {
-    // An unknown id costs no argon2: ids are not secret.
-    let Some(found) = store.lookup(parsed.id)? else {
-        return Ok(Err(Reason::Unknown));
-    };
-    if verify::matching_hash(&found.token, parsed.secret, ctx.now).is_none() {
-        return Ok(Err(Reason::Unknown));
+/// The sequence of tokenctl-token-verify(1) on this store. Its steps never
+/// wait, so a current-thread runtime runs it to the end right here. A
+/// store that fails is a runtime error (exit 1), not a verdict.
+fn check_token(store: &Store, request: &verify::Request<'_>) -> Result<Verdict> {
+    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+    runtime.block_on(verify::check(&OnStore(store), request))
+}
+
+/// The CLI's steps: a read of the store, and argon2 with no cache.
+struct OnStore<'a>(&'a Store);
+
+impl verify::Steps for OnStore<'_> {
+    type Error = anyhow::Error;
+
+    async fn lookup(&self, id: &str) -> Result<Option<Found>> {
+        Ok(self.0.lookup(id)?)
     }
-    if let Err(reason) = verify::check_state(&found, ctx.now, wanted, ip) {
-        return Ok(Err(reason));
+
+    async fn check_secret(
+        &self,
+        request: &verify::Request<'_>,
+        secret: &str,
+        stored: &Token,
+    ) -> Result<Secret> {
+        Ok(verify::plain_secret(stored, secret, request.now))
     }
-    let acls = match &found.account {
-        Some(account) => verify::effective_acls(&found.token, account),
-        None => Vec::new(),
-    };
-    Ok(Ok((found.token, acls)))
 }
