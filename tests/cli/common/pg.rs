@@ -32,22 +32,55 @@ pub const SUPERUSER: &str = "postgres";
 /// The OS user the cluster runs as when the suite runs as root.
 const SERVER_OS_USER: &str = "postgres";
 
-const START_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Runs the server in the background with its output in the log, prints
-/// its pid, then waits for end of file on stdin: the test process holds
-/// the other end, which closes when that process ends, however it ends.
-/// Immediate shutdown (SIGQUIT) is enough for data that is thrown away.
+/// Makes the cluster, runs its server in the background and prints
+/// `ready` once it accepts connections (or why not), then waits for end of
+/// file on stdin: the test process holds the other end, which closes when
+/// that process ends, however it ends. Then it stops the server (immediate
+/// shutdown is enough for data that is thrown away) and removes the
+/// folder. Arguments: the folder, the server binaries' folder, the
+/// superuser, then `setpriv` with what runs a program as the server's OS
+/// user.
+///
+/// Stopping only a server that is ready means its signal handlers are set:
+/// sh starts background commands with SIGQUIT ignored (`env` resets it for
+/// the server, but the instant before that would lose a stop). A test
+/// process gone before it reads `ready` must not kill this script with
+/// SIGPIPE.
+///
+/// `initdb --no-sync` only skips flushing the new files once: the server
+/// keeps its default durability settings. The C locale sorts bytewise, as
+/// SQLite does.
 const SUPERVISOR: &str = r#"
-dir=$1 log=$2
-shift 2
-"$@" </dev/null >>"$log" 2>&1 &
-pid=$!
-echo "$pid"
+trap '' PIPE
+dir=$1 bin=$2 superuser=$3
+shift 3
+log=$dir/server.log
+if "$@" "$bin/initdb" -D "$dir/data" -U "$superuser" --auth=trust \
+    --encoding=UTF8 --locale=C --no-sync --no-instructions \
+    </dev/null >"$log" 2>&1
+then
+  "$@" --pdeathsig QUIT env --default-signal=INT,QUIT "$bin/postgres" \
+    -D "$dir/data" -k "$dir" \
+    -c listen_addresses= -c unix_socket_permissions=0700 \
+    </dev/null >>"$log" 2>&1 &
+  pid=$!
+  status="the server did not start"
+  tries=0
+  while [ "$tries" -lt 3000 ] && kill -0 "$pid" 2>/dev/null; do
+    if "$bin/pg_isready" -q -h "$dir" -U "$superuser" -d postgres; then
+      status=ready
+      break
+    fi
+    tries=$((tries + 1))
+    sleep 0.02
+  done
+  echo "$status"
+else
+  echo "initdb failed"
+fi
 exec >/dev/null
 cat >/dev/null
-kill -QUIT "$pid" 2>/dev/null
-wait "$pid"
+kill -QUIT "$pid" 2>/dev/null && wait "$pid"
 rm -rf "$dir"
 "#;
 
@@ -318,73 +351,29 @@ fn start_cluster(bin: &Path) -> Result<Cluster, String> {
         .tempdir()
         .map_err(|e| format!("temp folder: {e}"))?
         .keep();
-    let cluster = (|| {
-        // The URL names the socket folder as it is; keep it plain.
-        let plain = dir.to_str().is_some_and(|d| {
-            d.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
-        });
-        if !plain {
-            return Err(format!(
-                "temp folder {} has unusual characters",
-                dir.display()
-            ));
-        }
-        let os_user = if as_root {
-            give_to_server_user(&dir)?;
-            SERVER_OS_USER.to_string()
-        } else {
-            current_user()?
-        };
-        let data = dir.join("data");
-        let log = dir.join("server.log");
-        initdb(bin, &dir, &data, as_root)?;
-        let supervisor = run_server(bin, &dir, &data, &log, as_root)?;
-        Ok(Cluster {
-            dir: dir.clone(),
-            data,
-            log,
-            os_user,
-            started_in: Duration::ZERO,
-            psql: bin.join("psql"),
-            _supervisor: supervisor,
-        })
-    })();
-    match cluster {
-        Ok(mut cluster) => {
-            cluster.started_in = started.elapsed();
-            Ok(cluster)
-        }
-        Err(why) => {
-            let _ = std::fs::remove_dir_all(&dir);
-            Err(why)
-        }
-    }
-}
-
-/// Runs `program` as the server's OS user: `postgres` when the suite runs
-/// as root, the current user otherwise. `extra` goes to `setpriv`.
-fn as_server_user(program: &Path, as_root: bool, extra: &[&str]) -> Command {
-    let mut setpriv: Vec<&str> = Vec::new();
-    if as_root {
-        setpriv.extend([
-            "--reuid",
-            SERVER_OS_USER,
-            "--regid",
-            SERVER_OS_USER,
-            "--init-groups",
-        ]);
-    }
-    setpriv.extend(extra);
-    let mut cmd = if setpriv.is_empty() {
-        Command::new(program)
+    let os_user = if as_root {
+        give_to_server_user(&dir).map(|()| SERVER_OS_USER.to_string())
     } else {
-        let mut cmd = Command::new("setpriv");
-        cmd.args(setpriv).arg(program);
-        cmd
+        current_user()
     };
-    cmd.env_clear().env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
-    cmd
+    let supervisor = os_user.and_then(|os_user| Ok((os_user, run_server(bin, &dir, as_root)?)));
+    let (os_user, supervisor) = match supervisor {
+        Ok(started) => started,
+        Err(why) => {
+            // The supervisor, if any, is gone with the folder already.
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(why);
+        }
+    };
+    Ok(Cluster {
+        data: dir.join("data"),
+        log: dir.join("server.log"),
+        dir,
+        os_user,
+        started_in: started.elapsed(),
+        psql: bin.join("psql"),
+        _supervisor: supervisor,
+    })
 }
 
 fn give_to_server_user(dir: &Path) -> Result<(), String> {
@@ -393,10 +382,9 @@ fn give_to_server_user(dir: &Path) -> Result<(), String> {
             .args([flag, SERVER_OS_USER])
             .output()
             .map_err(|e| format!("id: {e}"))?;
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .map_err(|_| format!("the suite runs as root and there is no {SERVER_OS_USER} user to run PostgreSQL as"))
+        String::from_utf8_lossy(&out.stdout).trim().parse().map_err(|_| {
+            format!("the suite runs as root and there is no {SERVER_OS_USER} user to run PostgreSQL as")
+        })
     };
     std::os::unix::fs::chown(dir, Some(id("-u")?), Some(id("-g")?))
         .map_err(|e| format!("chown {}: {e}", dir.display()))
@@ -410,64 +398,38 @@ fn current_user() -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-fn initdb(bin: &Path, dir: &Path, data: &Path, as_root: bool) -> Result<(), String> {
-    // --no-sync only skips flushing the new files at the end: the server
-    // itself keeps its default durability settings. The C locale sorts
-    // bytewise, as SQLite does.
-    let out = as_server_user(&bin.join("initdb"), as_root, &[])
-        .arg("-D")
-        .arg(data)
-        .args([
-            "-U",
-            SUPERUSER,
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--locale=C",
-        ])
-        .args(["--no-sync", "--no-instructions"])
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("initdb: {e}"))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "initdb failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
+/// Makes and starts the cluster under the supervisor and waits until it
+/// accepts connections. On failure the supervisor is dropped, which ends
+/// it and the folder.
+fn run_server(bin: &Path, dir: &Path, as_root: bool) -> Result<Child, String> {
+    // The URL names the socket folder as it is; keep it plain.
+    let plain = dir.to_str().is_some_and(|d| {
+        d.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
+    });
+    if !plain {
+        return Err(format!(
+            "temp folder {} has unusual characters",
+            dir.display()
+        ));
     }
-}
-
-/// Starts the server under the supervisor and waits until it accepts
-/// connections.
-fn run_server(
-    bin: &Path,
-    dir: &Path,
-    data: &Path,
-    log: &Path,
-    as_root: bool,
-) -> Result<Child, String> {
-    // Should the supervisor itself be killed, the server goes too.
-    let server = as_server_user(&bin.join("postgres"), as_root, &["--pdeathsig", "QUIT"]);
     let mut cmd = Command::new("sh");
     cmd.args(["-c", SUPERVISOR, "sh"])
         .arg(dir)
-        .arg(log)
-        .arg(server.get_program())
-        .args(server.get_args())
-        .arg("-D")
-        .arg(data)
-        .arg("-k")
-        .arg(dir)
-        .args([
-            "-c",
-            "listen_addresses=",
-            "-c",
-            "unix_socket_permissions=0700",
-        ])
-        .env_clear()
+        .arg(bin)
+        .arg(SUPERUSER)
+        .arg("setpriv");
+    if as_root {
+        // PostgreSQL refuses to run as root.
+        cmd.args([
+            "--reuid",
+            SERVER_OS_USER,
+            "--regid",
+            SERVER_OS_USER,
+            "--init-groups",
+        ]);
+    }
+    cmd.env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
         .current_dir(dir)
         .stdin(Stdio::piped())
@@ -476,41 +438,14 @@ fn run_server(
     // Its own process group: a Ctrl-C at the terminal stops the tests,
     // whose end then stops the server in order.
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut supervisor = cmd.spawn().map_err(|e| format!("start postgres: {e}"))?;
+    let mut supervisor = cmd.spawn().map_err(|e| format!("start sh: {e}"))?;
     let mut line = String::new();
     BufReader::new(supervisor.stdout.take().expect("piped stdout"))
         .read_line(&mut line)
-        .map_err(|e| format!("read the server's pid: {e}"))?;
-    let pid: u32 = line
-        .trim()
-        .parse()
-        .map_err(|_| format!("no pid from the supervisor: {line:?}"))?;
-
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        let ready = Command::new(bin.join("pg_isready"))
-            .env_clear()
-            .arg("-q")
-            .arg("-h")
-            .arg(dir)
-            .args(["-U", SUPERUSER, "-d", "postgres"])
-            .status()
-            .is_ok_and(|s| s.success());
-        if ready {
-            return Ok(supervisor);
-        }
-        if !alive(pid) || Instant::now() > deadline {
-            let log = std::fs::read_to_string(log).unwrap_or_default();
-            return Err(format!("the server did not start:\n{log}"));
-        }
-        std::thread::sleep(Duration::from_millis(20));
+        .map_err(|e| format!("wait for the server: {e}"))?;
+    if line.trim() == "ready" {
+        return Ok(supervisor);
     }
-}
-
-/// Whether process `pid` runs (a zombie has ended).
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
-        stat.rsplit_once(") ")
-            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
-    })
+    let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+    Err(format!("{}:\n{log}", line.trim()))
 }
