@@ -65,6 +65,7 @@ then
     </dev/null >>"$log" 2>&1 &
   pid=$!
   status="the server did not start"
+  # Up to about a minute, for a loaded machine.
   tries=0
   while [ "$tries" -lt 3000 ] && kill -0 "$pid" 2>/dev/null; do
     if "$bin/pg_isready" -q -h "$dir" -U "$superuser" -d postgres; then
