@@ -18,6 +18,7 @@ mod input_hardening;
 mod interactive;
 mod lifecycle;
 mod list;
+mod pg_harness;
 mod restore;
 mod review_regressions;
 mod revoke;
