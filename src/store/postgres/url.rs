@@ -241,6 +241,11 @@ impl PgTarget {
         ::postgres::Config::from(self.config.clone())
     }
 
+    /// The connector for `config()`, as `sslmode` and `sslrootcert` ask.
+    pub fn connector(&self) -> Result<tokio_postgres_rustls::MakeRustlsConnect, Error> {
+        super::tls::connector(self.tls, self.root_cert.as_deref())
+    }
+
     pub fn host(&self) -> &Host {
         &self.host
     }

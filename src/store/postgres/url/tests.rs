@@ -287,6 +287,16 @@ fn sslrootcert_is_kept_as_a_path() {
 }
 
 #[test]
+fn a_connector_is_built_for_the_target() {
+    parse("postgres://h/db?sslmode=disable")
+        .connector()
+        .unwrap();
+    parse("postgres://h/db?sslmode=require")
+        .connector()
+        .unwrap();
+}
+
+#[test]
 fn schema_names_are_plain_identifiers() {
     let longest = "s".repeat(63);
     for good in ["tokenctl", "t", "_x", "app_2", longest.as_str()] {
