@@ -15,6 +15,7 @@ mod error;
 mod location;
 mod operations;
 mod pool;
+mod postgres;
 mod scratch;
 mod sqlite;
 
