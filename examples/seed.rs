@@ -110,7 +110,7 @@ fn seed(args: &Args) -> Result<String> {
     let probe = token::generate()?;
     let probe_hash = token::hash_secret(&probe.secret)?;
 
-    let mut store = Store::open_or_create(&Location::parse(&args.db))?;
+    let mut store = Store::open_or_create(&Location::parse(&args.db)?)?;
     store.write(|tx| {
         let account = tx.insert_account(&args.account, &all, now)?;
         tx.mark_bootstrapped(now)?;

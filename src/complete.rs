@@ -60,7 +60,7 @@ impl Line {
                     .filter(|v| !v.is_empty())
                     .map(PathBuf::from)
             })
-            .map(|path| Location::parse(&path))
+            .and_then(|path| Location::parse(&path).ok())
             .or_else(|| Location::default_store().ok())?;
         Store::open_existing(&location).ok().flatten()
     }

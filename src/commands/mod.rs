@@ -52,7 +52,18 @@ pub fn run(cli: Cli, msg: Messages) -> Result<()> {
 impl Context {
     fn new(g: &GlobalArgs, msg: Messages) -> Result<Context> {
         let db = match &g.db {
-            Some(arg) => Location::parse(arg),
+            Some(arg) => {
+                let location = Location::parse(arg)?;
+                for warning in location.warnings() {
+                    msg.warn(warning);
+                }
+                let from_environment =
+                    std::env::var_os("TOKENCTL_DB").as_deref() == Some(arg.as_os_str());
+                if location.has_password() && !from_environment {
+                    msg.warn("a password in --db can be read by other users in the process list; use PGPASSWORD or ~/.pgpass");
+                }
+                location
+            }
             None => Location::default_store()?,
         };
         let stdout_terminal = io::stdout().is_terminal();

@@ -30,6 +30,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::model::{Account, Event, Found, Token};
+use postgres::PgStore;
 use sqlite::SqliteStore;
 
 /// How long a command waits for another process's write to finish.
@@ -44,6 +45,7 @@ pub struct Store {
 /// `sqlite`, and the methods below dispatch to it.
 enum Backend {
     Sqlite(SqliteStore),
+    Postgres(PgStore),
 }
 
 impl Store {
@@ -52,6 +54,7 @@ impl Store {
     pub fn open_existing(location: &Location) -> anyhow::Result<Option<Store>> {
         Ok(match location {
             Location::Sqlite(path) => SqliteStore::open_existing(path)?.map(Store::sqlite),
+            Location::Postgres(target) => PgStore::open_existing(target)?.map(Store::postgres),
         })
     }
 
@@ -61,6 +64,8 @@ impl Store {
     pub fn open_read(location: &Location) -> anyhow::Result<Option<Store>> {
         Ok(match location {
             Location::Sqlite(path) => SqliteStore::open_read(path)?.map(Store::sqlite),
+            // Reading writes nothing on PostgreSQL either.
+            Location::Postgres(target) => PgStore::open_existing(target)?.map(Store::postgres),
         })
     }
 
@@ -69,6 +74,7 @@ impl Store {
     pub fn open_or_create(location: &Location) -> anyhow::Result<Store> {
         Ok(match location {
             Location::Sqlite(path) => Store::sqlite(SqliteStore::open_or_create(path)?),
+            Location::Postgres(target) => Store::postgres(PgStore::open_or_create(target)?),
         })
     }
 
@@ -76,6 +82,7 @@ impl Store {
     fn queries(&self) -> &dyn Queries {
         match &self.backend {
             Backend::Sqlite(s) => s,
+            Backend::Postgres(s) => s,
         }
     }
 
@@ -85,9 +92,16 @@ impl Store {
         }
     }
 
+    fn postgres(store: PgStore) -> Store {
+        Store {
+            backend: Backend::Postgres(store),
+        }
+    }
+
     pub fn location(&self) -> &Location {
         match &self.backend {
             Backend::Sqlite(s) => s.location(),
+            Backend::Postgres(s) => s.location(),
         }
     }
 
@@ -100,6 +114,7 @@ impl Store {
     ) -> anyhow::Result<T> {
         match &mut self.backend {
             Backend::Sqlite(s) => s.write(f),
+            Backend::Postgres(s) => s.write(f),
         }
     }
 
@@ -107,6 +122,7 @@ impl Store {
     pub fn read<T>(&self, f: impl FnOnce(&dyn Queries) -> anyhow::Result<T>) -> anyhow::Result<T> {
         match &self.backend {
             Backend::Sqlite(s) => s.read(f),
+            Backend::Postgres(s) => s.read(f),
         }
     }
 
@@ -114,6 +130,7 @@ impl Store {
     pub fn backup_to(&self, dest: &Path) -> anyhow::Result<()> {
         match &self.backend {
             Backend::Sqlite(s) => s.backup_to(dest),
+            Backend::Postgres(_) => Err(not_yet("db backup")),
         }
     }
 
@@ -121,6 +138,7 @@ impl Store {
     pub fn check(&self) -> anyhow::Result<Vec<Check>> {
         match &self.backend {
             Backend::Sqlite(s) => s.check(),
+            Backend::Postgres(_) => Err(not_yet("db check")),
         }
     }
 
@@ -129,6 +147,7 @@ impl Store {
     pub fn restore_from(&mut self, backup: &BackupFile) -> anyhow::Result<()> {
         match &mut self.backend {
             Backend::Sqlite(s) => s.restore_from(backup),
+            Backend::Postgres(_) => Err(not_yet("db restore")),
         }
     }
 }
@@ -195,4 +214,11 @@ impl Queries for Store {
     fn ping(&self) -> Result<()> {
         self.queries().ping()
     }
+}
+
+/// What a PostgreSQL store cannot do yet, as a one-line refusal.
+fn not_yet(what: &str) -> anyhow::Error {
+    crate::error::Error::runtime(format!("{what} is not available for PostgreSQL stores yet"))
+        .with_hint("use a SQLite store for this command")
+        .into()
 }

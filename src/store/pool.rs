@@ -29,6 +29,7 @@ impl Pool {
                 Some(first) => Some(Pool::Sqlite(Arc::new(SqlitePool::open(first)?))),
                 None => None,
             },
+            Location::Postgres(_) => return Err(super::not_yet("serve")),
         })
     }
 

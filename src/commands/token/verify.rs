@@ -102,12 +102,24 @@ fn read_token_input(ctx: &Context) -> Result<Option<String>> {
         .map(|s| s.trim().to_string()))
 }
 
-/// The sequence of tokenctl-token-verify(1) on this store. Its steps never
-/// wait, so a current-thread runtime runs it to the end right here. A
-/// store that fails is a runtime error (exit 1), not a verdict.
+/// The sequence of tokenctl-token-verify(1) on this store. A store that
+/// fails is a runtime error (exit 1), not a verdict.
 fn check_token(store: &Store, request: &verify::Request<'_>) -> Result<Verdict> {
-    let runtime = tokio::runtime::Builder::new_current_thread().build()?;
-    runtime.block_on(verify::check(&OnStore(store), request))
+    run_to_end(verify::check(&OnStore(store), request))
+}
+
+/// Runs a future whose steps never wait (the CLI's: plain blocking calls)
+/// on this thread. Not an async runtime: the PostgreSQL client runs its
+/// own, which may not be started from inside another.
+fn run_to_end<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+        std::thread::yield_now();
+    }
 }
 
 /// The CLI's steps: a read of the store, and argon2 with no cache.

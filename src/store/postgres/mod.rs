@@ -1,9 +1,276 @@
-//! The PostgreSQL store: where it is (`url`) and how its connections are
-//! secured (`tls`).
+//! The store in PostgreSQL, for several servers sharing one store: where
+//! it is (`url`), how its connections are secured (`tls`), its schema, and
+//! the queries behind `Queries` and `Changes`.
+//!
+//! The store lives in a schema of its own (`?schema=`, default
+//! `tokenctl`), which every connection puts first on its `search_path`.
+//! Writers on every machine serialise on one row (`meta`'s
+//! `schema_version`, locked `FOR UPDATE` first in every write), so a
+//! write sees every earlier commit, as `BEGIN IMMEDIATE` gives on SQLite.
 
-// The backend that uses these is built beside them; until it is, only the
-// tests do.
-#![cfg_attr(not(test), allow(dead_code))]
-
+mod queries;
+mod schema;
 pub mod tls;
 pub mod url;
+
+use std::cell::RefCell;
+
+use postgres::{Client, IsolationLevel};
+
+use super::error::{Error, ErrorKind};
+use super::{BUSY_TIMEOUT, Changes, Location, Queries};
+use crate::error::Error as UserError;
+pub use url::PgTarget;
+
+/// A connection (`Pg<Client>`, the store) or one of its transactions
+/// (`Pg<Transaction>`), and the location its errors name.
+pub struct Pg<C> {
+    client: RefCell<C>,
+    location: Location,
+}
+
+pub type PgStore = Pg<Client>;
+
+/// What the store's schema holds.
+enum Found {
+    /// Nothing yet: no schema, or one without tables.
+    Nothing,
+    /// A tokenctl store at this schema version.
+    Store(i64),
+}
+
+impl PgStore {
+    /// Opens an existing store without ever creating one. `Ok(None)` when
+    /// the schema holds no store yet.
+    pub fn open_existing(target: &PgTarget) -> anyhow::Result<Option<PgStore>> {
+        let store = PgStore::connect(target)?;
+        Ok(match store.inspect()? {
+            Found::Nothing => None,
+            Found::Store(_) => Some(store),
+        })
+    }
+
+    /// Opens the store, creating its schema and tables as needed, in one
+    /// transaction that concurrent first uses take turns at.
+    pub fn open_or_create(target: &PgTarget) -> anyhow::Result<PgStore> {
+        let store = PgStore::connect(target)?;
+        if matches!(store.inspect()?, Found::Store(v) if v == latest()) {
+            return Ok(store);
+        }
+        {
+            let mut client = store.client.borrow_mut();
+            let mut tx = client
+                .transaction()
+                .map_err(|e| sql_error(&store.location, e))?;
+            let fail = |e| sql_error(&store.location, e);
+            // Per database and schema: first uses of one store queue here.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('tokenctl store ' || $1))",
+                &[&target.schema()],
+            )
+            .map_err(fail)?;
+            let exists: bool = tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+                    &[&target.schema()],
+                )
+                .map_err(fail)?
+                .get(0);
+            if !exists {
+                tx.batch_execute(&format!("CREATE SCHEMA {}", quoted(target.schema())))
+                    .map_err(fail)?;
+            }
+            let version = match inspect(&mut tx, &store.location, target.schema())? {
+                Found::Nothing => 0,
+                Found::Store(version) => version,
+            };
+            for sql in schema::MIGRATIONS.iter().skip(version as usize) {
+                tx.batch_execute(sql).map_err(fail)?;
+            }
+            let version = latest().to_string();
+            tx.execute(
+                "INSERT INTO meta (key, value) VALUES ('application', $1), ('schema_version', $2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                &[&schema::APPLICATION, &version.as_str()],
+            )
+            .map_err(fail)?;
+            tx.commit().map_err(fail)?;
+        }
+        Ok(store)
+    }
+
+    fn connect(target: &PgTarget) -> anyhow::Result<PgStore> {
+        let location = Location::Postgres(Box::new(target.clone()));
+        let cannot = |e: &dyn std::fmt::Display| {
+            UserError::runtime(format!("cannot connect to the store {location}: {e}"))
+                .with_hint("check --db (or TOKENCTL_DB), the server and its credentials")
+        };
+        let mut client = target
+            .sync_config()
+            .connect(target.connector()?)
+            .map_err(|e| cannot(&engine_words(&e)))?;
+        // Our schema first; a lock held by another writer is waited for
+        // as long as on SQLite.
+        client
+            .batch_execute(&format!(
+                "SET search_path TO {}; SET lock_timeout = '{}s'",
+                quoted(target.schema()),
+                BUSY_TIMEOUT.as_secs()
+            ))
+            .map_err(|e| cannot(&engine_words(&e)))?;
+        Ok(Pg {
+            client: RefCell::new(client),
+            location,
+        })
+    }
+
+    fn inspect(&self) -> anyhow::Result<Found> {
+        let Location::Postgres(target) = &self.location else {
+            unreachable!("a PostgreSQL store has a PostgreSQL location")
+        };
+        inspect(
+            &mut *self.client.borrow_mut(),
+            &self.location,
+            target.schema(),
+        )
+    }
+
+    /// Runs `f` in one transaction that first locks the writers' row: two
+    /// writers on any machines never interleave, and nothing is written
+    /// unless `f` succeeds.
+    pub fn write<T>(
+        &mut self,
+        f: impl FnOnce(&dyn Changes) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let location = &self.location;
+        let mut client = self.client.borrow_mut();
+        let mut tx = client.transaction().map_err(|e| sql_error(location, e))?;
+        tx.execute(
+            "SELECT 1 FROM meta WHERE key = 'schema_version' FOR UPDATE",
+            &[],
+        )
+        .map_err(|e| sql_error(location, e))?;
+        let tx = Pg {
+            client: RefCell::new(tx),
+            location: location.clone(),
+        };
+        let value = f(&tx)?;
+        tx.client
+            .into_inner()
+            .commit()
+            .map_err(|e| sql_error(location, e))?;
+        Ok(value)
+    }
+
+    /// Runs `f` on one snapshot of the store (a read-only transaction).
+    pub fn read<T>(&self, f: impl FnOnce(&dyn Queries) -> anyhow::Result<T>) -> anyhow::Result<T> {
+        let mut client = self.client.borrow_mut();
+        let tx = client
+            .build_transaction()
+            .isolation_level(IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(|e| sql_error(&self.location, e))?;
+        f(&Pg {
+            client: RefCell::new(tx),
+            location: self.location.clone(),
+        })
+    }
+
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+}
+
+fn latest() -> i64 {
+    schema::MIGRATIONS.len() as i64
+}
+
+/// What `schema` holds: nothing, a tokenctl store no newer than this
+/// version, or else a refusal.
+fn inspect(
+    client: &mut impl postgres::GenericClient,
+    location: &Location,
+    schema: &str,
+) -> anyhow::Result<Found> {
+    let fail = |e| sql_error(location, e);
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')),
+                    to_regclass(quote_ident($1) || '.meta') IS NOT NULL",
+            &[&schema],
+        )
+        .map_err(fail)?;
+    let (tables, has_meta): (i64, bool) = (row.get(0), row.get(1));
+    if tables == 0 {
+        return Ok(Found::Nothing);
+    }
+    let not_a_store = || Error::new(ErrorKind::NotAStore, location, "");
+    if !has_meta {
+        return Err(not_a_store().into());
+    }
+    if meta_value(client, schema, "application")
+        .map_err(fail)?
+        .as_deref()
+        != Some(schema::APPLICATION)
+    {
+        return Err(not_a_store().into());
+    }
+    let version = meta_value(client, schema, "schema_version")
+        .map_err(fail)?
+        .and_then(|v| v.parse::<i64>().ok())
+        .ok_or_else(not_a_store)?;
+    if version > latest() {
+        return Err(Error::new(ErrorKind::NewerSchema(version), location, "").into());
+    }
+    Ok(Found::Store(version))
+}
+
+fn meta_value(
+    client: &mut impl postgres::GenericClient,
+    schema: &str,
+    key: &str,
+) -> Result<Option<String>, postgres::Error> {
+    let sql = format!("SELECT value FROM {}.meta WHERE key = $1", quoted(schema));
+    Ok(client.query_opt(&sql, &[&key])?.map(|row| row.get(0)))
+}
+
+/// `name` as a quoted SQL identifier (the schema name is checked to be a
+/// plain identifier already; this keeps it one).
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The server's own words for a failure, without the driver's prefix;
+/// else the driver's, with their causes (why a connection failed).
+fn engine_words(e: &postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return db.message().to_string();
+    }
+    let mut words = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        words = format!("{words}: {c}");
+        cause = c.source();
+    }
+    words
+}
+
+/// A PostgreSQL failure, as the kind of store error it is.
+fn sql_error(location: &Location, e: postgres::Error) -> Error {
+    use postgres::error::SqlState;
+    let kind = match e.code() {
+        Some(c) if *c == SqlState::UNIQUE_VIOLATION => ErrorKind::Conflict,
+        Some(c) if *c == SqlState::LOCK_NOT_AVAILABLE => ErrorKind::Busy,
+        Some(c) if *c == SqlState::DISK_FULL => ErrorKind::DiskFull,
+        Some(c)
+            if *c == SqlState::READ_ONLY_SQL_TRANSACTION
+                || *c == SqlState::INSUFFICIENT_PRIVILEGE =>
+        {
+            ErrorKind::ReadOnly
+        }
+        _ => ErrorKind::Other,
+    };
+    Error::new(kind, location, engine_words(&e))
+}

@@ -148,6 +148,7 @@ impl Env {
 }
 
 /// A PostgreSQL store's address and settings, read from `--db`.
+#[derive(Clone)]
 pub struct PgTarget {
     config: tokio_postgres::Config,
     host: Host,

@@ -301,6 +301,7 @@ impl SqliteStore {
     fn path(&self) -> &Path {
         match &self.location {
             Location::Sqlite(path) => path,
+            Location::Postgres(_) => unreachable!("a SQLite store has a path"),
         }
     }
 }

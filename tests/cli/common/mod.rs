@@ -17,8 +17,11 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_tokenctl");
 
 pub struct TestEnv {
     pub dir: TempDir,
+    /// The store: a SQLite path, or a PostgreSQL URL (`TestEnv::postgres`).
     pub db: PathBuf,
     pub user: String,
+    /// The PostgreSQL database the store lives in, if it does.
+    pub pg: Option<pg::Database>,
 }
 
 impl TestEnv {
@@ -29,7 +32,19 @@ impl TestEnv {
             dir,
             db,
             user: "alice".into(),
+            pg: None,
         }
+    }
+
+    /// An environment whose store is a new PostgreSQL database; `None`
+    /// when PostgreSQL is not installed and the test is skipped (on CI
+    /// the test fails instead).
+    pub fn postgres() -> Option<TestEnv> {
+        let database = pg::database()?;
+        let mut env = TestEnv::new();
+        env.db = PathBuf::from(&database.url);
+        env.pg = Some(database);
+        Some(env)
     }
 
     /// `tokenctl ARGS` with a clear environment: HOME in the temp folder,
