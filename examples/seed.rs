@@ -22,6 +22,7 @@ use anyhow::{Context, Result, bail};
 use tokenctl::model::{Account, Event, Token};
 use tokenctl::store::{Location, Store};
 use tokenctl::token;
+use tokenctl::values::{AllowList, Privileges};
 
 const USAGE: &str = "usage: seed --db PATH --count N [--account NAME]";
 /// Seeded tokens were created over the last 300 days and expire 365 days
@@ -103,7 +104,7 @@ fn seed(args: &Args) -> Result<String> {
         );
     }
     let now = chrono::Utc::now().timestamp();
-    let all = vec!["all".to_string()];
+    let all = Privileges::all();
 
     // The one hash every seeded row shares, and the probe's own.
     let shared_hash = token::hash_secret(&token::generate()?.secret)?;
@@ -130,7 +131,7 @@ fn seed(args: &Args) -> Result<String> {
             prev_secret_hash: None,
             prev_valid_until: None,
             acls: all.clone(),
-            allow_ips: Vec::new(),
+            allow_ips: AllowList::default(),
             note: None,
             created_at,
             expires_at,

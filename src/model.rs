@@ -2,11 +2,13 @@
 
 use std::fmt;
 
+use crate::values::{AllowList, Privileges};
+
 #[derive(Debug, Clone)]
 pub struct Account {
     pub id: i64,
     pub name: String,
-    pub acls: Vec<String>,
+    pub acls: Privileges,
     pub suspended: bool,
     pub created_at: i64,
 }
@@ -20,8 +22,8 @@ pub struct Token {
     pub secret_hash: String,
     pub prev_secret_hash: Option<String>,
     pub prev_valid_until: Option<i64>,
-    pub acls: Vec<String>,
-    pub allow_ips: Vec<String>,
+    pub acls: Privileges,
+    pub allow_ips: AllowList,
     pub note: Option<String>,
     pub created_at: i64,
     pub expires_at: Option<i64>,

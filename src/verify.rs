@@ -14,8 +14,8 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::model::{Account, Found, Status, Token};
-use crate::values;
+use crate::model::{Found, Status, Token};
+use crate::values::Privileges;
 
 /// Why a token was refused: the word `token verify` prints and serve logs
 /// and counts.
@@ -86,8 +86,8 @@ pub struct Request<'a> {
     /// The account the credentials name (serve's Basic user), which must
     /// be the token's; `None` when they name none.
     pub account: Option<&'a str>,
-    /// Privileges the token must grant (normalised).
-    pub wanted: &'a [String],
+    /// Privileges the token must grant.
+    pub wanted: &'a Privileges,
     /// The client's address; `None` when unknown, which fails an
     /// allow-list.
     pub ip: Option<IpAddr>,
@@ -101,7 +101,7 @@ pub enum Verdict {
     /// as its account still holds them.
     Valid {
         token: Box<Token>,
-        privileges: Vec<String>,
+        privileges: Privileges,
     },
     /// With the token's id once the store knows it (ids are not secret),
     /// so a log can say which token is affected.
@@ -188,7 +188,7 @@ pub async fn check<S: Steps>(steps: &S, request: &Request<'_>) -> Result<Verdict
 /// The checks after the secret: the named account, state, account,
 /// address, privileges. A token with an allow-list needs an address
 /// inside it. A valid token comes with its effective privileges.
-fn after_secret(found: &Found, request: &Request<'_>) -> Result<Vec<String>, Reason> {
+fn after_secret(found: &Found, request: &Request<'_>) -> Result<Privileges, Reason> {
     let t = &found.token;
     if let Some(named) = request.account
         && found.account.as_ref().map(|a| a.name.as_str()) != Some(named)
@@ -207,35 +207,14 @@ fn after_secret(found: &Found, request: &Request<'_>) -> Result<Vec<String>, Rea
     }
     // The address before privileges: a caller outside the allow-list
     // learns nothing about what the token could do (401, not 403).
-    if !t.allow_ips.is_empty()
-        && !request
-            .ip
-            .is_some_and(|ip| values::allowed(&t.allow_ips, ip))
-    {
+    if !t.allow_ips.is_empty() && !request.ip.is_some_and(|ip| t.allow_ips.allows(ip)) {
         return Err(Reason::Ip);
     }
-    let privileges = effective_acls(t, account);
-    if !values::lacking(&privileges, request.wanted).is_empty() {
+    let privileges = t.acls.within(&account.acls);
+    if !privileges.lacking(request.wanted).is_empty() {
         return Err(Reason::Forbidden);
     }
     Ok(privileges)
-}
-
-/// What a token may do now: its privileges, as far as its account still
-/// holds them (`all` on either side defers to the other).
-fn effective_acls(t: &Token, account: &Account) -> Vec<String> {
-    let holds_all = |acls: &[String]| acls.iter().any(|a| a == values::ALL);
-    if holds_all(&account.acls) {
-        return t.acls.clone();
-    }
-    if holds_all(&t.acls) {
-        return account.acls.clone();
-    }
-    t.acls
-        .iter()
-        .filter(|a| account.acls.contains(a))
-        .cloned()
-        .collect()
 }
 
 #[cfg(test)]
@@ -244,6 +223,8 @@ mod tests {
     use std::convert::Infallible;
 
     use super::*;
+    use crate::model::Account;
+    use crate::values::AllowList;
 
     const ID: &str = "AAAAAAAAAA";
 
@@ -292,8 +273,8 @@ mod tests {
                 secret_hash: String::new(),
                 prev_secret_hash: None,
                 prev_valid_until: None,
-                acls: strings(acls),
-                allow_ips: vec![],
+                acls: Privileges::from_stored(strings(acls)),
+                allow_ips: AllowList::default(),
                 note: None,
                 created_at: 0,
                 expires_at: None,
@@ -305,7 +286,7 @@ mod tests {
             account: Some(Account {
                 id: 1,
                 name: "alice".into(),
-                acls: strings(&["deploy", "read"]),
+                acls: Privileges::from_stored(strings(&["deploy", "read"])),
                 suspended: false,
                 created_at: 0,
             }),
@@ -334,7 +315,7 @@ mod tests {
         wanted: &[&str],
         ip: Option<&str>,
     ) -> Result<Vec<String>, (Reason, Option<String>)> {
-        let wanted = strings(wanted);
+        let wanted = Privileges::wanted(&strings(wanted)).unwrap();
         let request = Request {
             token: text,
             account,
@@ -349,7 +330,7 @@ mod tests {
         match verdict {
             Verdict::Valid { token, privileges } => {
                 assert_eq!(token.id, ID);
-                Ok(privileges)
+                Ok(privileges.as_slice().to_vec())
             }
             Verdict::Refused { reason, id } => Err((reason, id)),
         }
@@ -426,7 +407,7 @@ mod tests {
     #[test]
     fn the_address_comes_before_the_privileges() {
         let mut steps = stored(&["deploy"]);
-        steps.token.as_mut().unwrap().allow_ips = strings(&["10.0.0.0/8"]);
+        steps.token.as_mut().unwrap().allow_ips = AllowList::from_stored(strings(&["10.0.0.0/8"]));
         assert_eq!(run(&steps, None, &["admin"], None), refused(Reason::Ip));
         let outside = Some("192.0.2.1");
         assert_eq!(run(&steps, None, &["admin"], outside), refused(Reason::Ip));

@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::model::Account;
 use crate::output::{self, AccountList, AccountView, DeletedView};
 use crate::store::{Queries, TokenQuery};
-use crate::values::{self, AclEdit};
+use crate::values::{self, AclEdit, Privileges};
 
 pub fn run(ctx: &Context, cmd: AccountCommand) -> Result<()> {
     match cmd {
@@ -25,7 +25,7 @@ pub fn run(ctx: &Context, cmd: AccountCommand) -> Result<()> {
 
 fn add(ctx: &Context, args: AccountAddArgs) -> Result<()> {
     values::account_name(&args.name)?;
-    let acls = values::privilege_set(&args.acl)?;
+    let acls = Privileges::parse(&args.acl)?;
     let mut store = match ctx.open_existing()? {
         Some(store) => store,
         None => {

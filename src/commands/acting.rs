@@ -7,7 +7,7 @@ use anyhow::Result;
 use super::{Context, os_user, unknown_account};
 use crate::model::{Account, Event, Token};
 use crate::store::{Changes, Store};
-use crate::values;
+use crate::values::Privileges;
 
 impl Context {
     /// An audit event about an account, stamped with this command's time
@@ -65,7 +65,7 @@ impl Context {
         if tx.is_bootstrapped()? {
             return Ok(false);
         }
-        let account = tx.insert_account(user, &[values::ALL.to_string()], self.now)?;
+        let account = tx.insert_account(user, &Privileges::all(), self.now)?;
         tx.mark_bootstrapped(self.now)?;
         let mut event = self.account_event("account-add", &account);
         event.detail = Some("acls=all (first use of the store)".into());

@@ -8,6 +8,7 @@ use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
 
 use super::{Style, local, local_or_never, printable};
 use crate::model::{Status, Token};
+use crate::values::AllowList;
 
 fn text_cell(text: &str) -> Cell {
     Cell::new(printable(text))
@@ -183,11 +184,11 @@ impl<W: Write> PlainTable<W> {
 pub fn token_details(style: Style, t: &Token, now: i64) -> String {
     let mut table = new_table(style);
     let color = mark(t, now).filter(|_| style.color);
-    let or_none = |v: &[String]| {
+    let or_none = |v: &AllowList| {
         if v.is_empty() {
             "any".to_string()
         } else {
-            v.join(", ")
+            v.entries().join(", ")
         }
     };
     let rows: [(&str, Cell); 12] = [

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::model::Token;
+use crate::values::{AllowList, Privileges};
 
 /// A live token of alice's, created at 1_795_471_805, expiring an hour later.
 pub(super) fn token(name: &str, note: Option<&str>) -> Token {
@@ -13,8 +14,8 @@ pub(super) fn token(name: &str, note: Option<&str>) -> Token {
         secret_hash: String::new(),
         prev_secret_hash: None,
         prev_valid_until: None,
-        acls: vec!["read".into(), "write".into()],
-        allow_ips: Vec::new(),
+        acls: Privileges::from_stored(vec!["read".into(), "write".into()]),
+        allow_ips: AllowList::default(),
         note: note.map(String::from),
         created_at: 1_795_471_805,
         expires_at: Some(1_795_471_805 + 3600),
@@ -99,7 +100,7 @@ fn times_are_utc_in_json_and_local_in_tables() {
     let account = crate::model::Account {
         id: 1,
         name: "alice".into(),
-        acls: vec!["all".into()],
+        acls: Privileges::all(),
         suspended: false,
         created_at: NOW,
     };

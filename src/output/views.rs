@@ -9,6 +9,7 @@ use serde::{Serialize, Serializer};
 use super::table::{plain_table, token_details, token_table};
 use super::{Style, Text, View, local, plural, utc, utc_field};
 use crate::model::{Account, Event, Token};
+use crate::values::{AllowList, Privileges};
 
 /// One token: every field (`token show`, `token edit`; an element of the
 /// lists).
@@ -29,12 +30,12 @@ struct TokenFields<'a> {
     id: &'a str,
     name: &'a str,
     account: &'a str,
-    acls: &'a [String],
+    acls: &'a Privileges,
     created: String,
     expires: Option<String>,
     last_used: Option<String>,
     last_used_ip: Option<&'a str>,
-    allow_ips: &'a [String],
+    allow_ips: &'a AllowList,
     note: Option<&'a str>,
     status: &'static str,
     revoked: Option<String>,
@@ -224,12 +225,12 @@ pub struct VerifiedView<'a> {
     account: &'a str,
     name: &'a str,
     id: &'a str,
-    acls: &'a [String],
+    acls: &'a Privileges,
     expires: Option<String>,
 }
 
 impl<'a> VerifiedView<'a> {
-    pub fn new(t: &'a Token, acls: &'a [String]) -> VerifiedView<'a> {
+    pub fn new(t: &'a Token, acls: &'a Privileges) -> VerifiedView<'a> {
         VerifiedView {
             valid: true,
             account: &t.account,
@@ -277,7 +278,7 @@ impl View for RejectedView {
 #[derive(Serialize)]
 pub struct AccountView<'a> {
     name: &'a str,
-    acls: &'a [String],
+    acls: &'a Privileges,
     suspended: bool,
     #[serde(serialize_with = "utc_field")]
     created: i64,

@@ -37,7 +37,7 @@ use tower::ServiceExt;
 use crate::error::Error;
 use crate::output;
 use crate::store::{Location, Pool};
-use crate::values;
+use crate::values::Privileges;
 use crate::verify::{Reason, Verdict};
 use answer::Answer;
 use connections::Connections;
@@ -357,7 +357,7 @@ fn log_request(
 /// `?acl=deploy&acl=read` or `?acl=deploy,read`; `None` when a value is
 /// not a privilege or a key is not `acl`: a misspelt `?ACL=admin` must not
 /// pass as "no privilege required".
-fn wanted_privileges(query: Option<&str>) -> Option<Vec<String>> {
+fn wanted_privileges(query: Option<&str>) -> Option<Privileges> {
     let mut values = Vec::new();
     for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         if key != "acl" {
@@ -365,7 +365,7 @@ fn wanted_privileges(query: Option<&str>) -> Option<Vec<String>> {
         }
         values.push(value.into_owned());
     }
-    values::privileges(&values).ok().map(values::normalize_acls)
+    Privileges::wanted(&values).ok()
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Response {

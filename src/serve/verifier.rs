@@ -40,6 +40,7 @@ use super::last_used::LastUsed;
 use super::metrics::Metrics;
 use crate::model::{Found, Token};
 use crate::store::Pool;
+use crate::values::Privileges;
 use crate::verify::{self, Secret, Steps, Verdict};
 
 /// Most successful verifications remembered.
@@ -164,7 +165,7 @@ impl Verifier {
     pub async fn check(
         &self,
         creds: &Credentials,
-        wanted: &[String],
+        wanted: &Privileges,
         ip: Option<IpAddr>,
         now: i64,
     ) -> Result<Verdict, Unavailable> {
@@ -453,6 +454,7 @@ fn bounded_insert<V>(map: &mut HashMap<Key, V>, max: usize, key: Key, value: V) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::values::AllowList;
 
     fn token(current: &str, previous: Option<(&str, i64)>) -> Token {
         Token {
@@ -463,8 +465,8 @@ mod tests {
             secret_hash: current.into(),
             prev_secret_hash: previous.map(|(h, _)| h.into()),
             prev_valid_until: previous.map(|(_, until)| until),
-            acls: vec![],
-            allow_ips: vec![],
+            acls: Privileges::default(),
+            allow_ips: AllowList::default(),
             note: None,
             created_at: 0,
             expires_at: None,

@@ -3,6 +3,7 @@
 
 use super::Result;
 use crate::model::{Account, Event, Found, Token};
+use crate::values::Privileges;
 
 /// Which tokens `list` shows and `revoke-all` takes; every filter given
 /// must pass.
@@ -141,7 +142,7 @@ pub trait Changes: Queries {
     /// Records Last Used: the time, and the client address when known.
     fn record_use(&self, id: &str, now: i64, ip: Option<&str>) -> Result<()>;
 
-    fn insert_account(&self, name: &str, acls: &[String], now: i64) -> Result<Account>;
+    fn insert_account(&self, name: &str, acls: &Privileges, now: i64) -> Result<Account>;
 
     /// Writes the account's name, privileges and suspension.
     fn update_account(&self, account: &Account) -> Result<()>;

@@ -11,10 +11,8 @@ mod time;
 use crate::error::{Error, Result};
 
 pub use names::{account_name, token_name};
-pub use networks::{MAX_ALLOW_IPS, address, allowed, ip_net, network, networks};
-pub use privileges::{
-    ALL, AclEdit, MAX_PRIVILEGES, grants, lacking, normalize_acls, privilege_set, privileges,
-};
+pub use networks::{AllowList, MAX_ALLOW_IPS, address, ip_net, network};
+pub use privileges::{ALL, AclEdit, MAX_PRIVILEGES, Privileges, privileges};
 pub use text::{glob, note, search};
 pub use time::{duration, expiry, grace, since};
 

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use ipnet::{IpNet, Ipv4Net};
+use serde::{Serialize, Serializer};
 
 use crate::error::{Error, Result};
 
@@ -63,23 +64,88 @@ fn display_network(net: IpNet) -> String {
     }
 }
 
-/// A whole allow-list: entries validated, de-duplicated, at most 100.
-pub fn networks(values: &[String]) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for value in values {
-        let net = network(value)?;
-        if !out.contains(&net) {
-            out.push(net);
+/// A token's allow-list: its entries as stored and shown, and the
+/// networks they stand for, parsed once when the list is built. Empty
+/// means any address.
+#[derive(Debug, Clone, Default)]
+pub struct AllowList {
+    entries: Vec<String>,
+    /// The entries that parse; one that does not matches nothing.
+    nets: Vec<IpNet>,
+}
+
+impl AllowList {
+    /// The list given by `--allow-ip` values: validated, normalised,
+    /// de-duplicated, at most 100.
+    pub fn parse(values: &[String]) -> Result<AllowList> {
+        let mut nets = Vec::new();
+        for value in values {
+            let net = ip_net(value)?;
+            if !nets.contains(&net) {
+                nets.push(net);
+            }
         }
+        if nets.len() > MAX_ALLOW_IPS {
+            return Err(Error::usage(format!(
+                "too many allow-list entries ({}); at most {MAX_ALLOW_IPS}",
+                nets.len()
+            ))
+            .with_hint("use CIDR blocks to cover several addresses"));
+        }
+        let entries = nets.iter().map(|net| display_network(*net)).collect();
+        Ok(AllowList { entries, nets })
     }
-    if out.len() > MAX_ALLOW_IPS {
-        return Err(Error::usage(format!(
-            "too many allow-list entries ({}); at most {MAX_ALLOW_IPS}",
-            out.len()
-        ))
-        .with_hint("use CIDR blocks to cover several addresses"));
+
+    /// A list as the store holds it. An entry that does not parse stays,
+    /// shown as stored, and admits no one: a list of only such entries
+    /// still refuses every address.
+    pub fn from_stored(entries: Vec<String>) -> AllowList {
+        // Entries stored before mapped ones were unmapped on input match
+        // as what they stand for too.
+        let nets = entries
+            .iter()
+            .filter_map(|entry| {
+                entry
+                    .parse::<IpNet>()
+                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                    .ok()
+            })
+            .map(unmapped)
+            .collect();
+        AllowList { entries, nets }
     }
-    Ok(out)
+
+    /// No entries: any address may use the token.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Whether `addr` lies inside one of the entries.
+    pub fn allows(&self, addr: IpAddr) -> bool {
+        // An IPv4 client seen through an IPv6 socket is still that client.
+        let addr = addr.to_canonical();
+        self.nets.iter().any(|net| net.contains(&addr))
+    }
+
+    /// The entries as stored, for display and the store's column.
+    pub fn entries(&self) -> &[String] {
+        &self.entries
+    }
+}
+
+/// Lists are the same when their entries are: the networks follow.
+impl PartialEq for AllowList {
+    fn eq(&self, other: &AllowList) -> bool {
+        self.entries == other.entries
+    }
+}
+
+impl Eq for AllowList {}
+
+impl Serialize for AllowList {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.entries.serialize(s)
+    }
 }
 
 /// An address given to `verify --ip`; an IPv4-mapped IPv6 address is
@@ -91,20 +157,6 @@ pub fn address(text: &str) -> Result<IpAddr> {
             Error::usage(format!("invalid IP address {text:?}"))
                 .with_hint("give one address, such as 203.0.113.7 or 2001:db8::1")
         })
-}
-
-/// Whether `addr` lies inside any of the stored allow-list entries.
-pub fn allowed(allow_list: &[String], addr: IpAddr) -> bool {
-    allow_list.iter().any(|entry| {
-        // Entries stored before mapped ones were unmapped on input match
-        // as what they stand for too.
-        let net = entry
-            .parse::<IpNet>()
-            .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
-            .map(unmapped);
-        // An IPv4 client seen through an IPv6 socket is still that client.
-        net.is_ok_and(|net| net.contains(&addr.to_canonical()))
-    })
 }
 
 #[cfg(test)]
@@ -126,8 +178,8 @@ mod tests {
         for bad in ["300.1.1.1", "10.0.0.0/33", "example.com", "", "10.0.0.0/"] {
             assert!(network(bad).is_err(), "{bad:?}");
         }
-        let list = networks(&strings(&["10.0.0.1", "10.0.0.1/32", "10.1.0.0/16"])).unwrap();
-        assert_eq!(list, strings(&["10.0.0.1", "10.1.0.0/16"]));
+        let list = AllowList::parse(&strings(&["10.0.0.1", "10.0.0.1/32", "10.1.0.0/16"])).unwrap();
+        assert_eq!(list.entries(), strings(&["10.0.0.1", "10.1.0.0/16"]));
         assert_eq!(network("::ffff:10.0.0.1").unwrap(), "10.0.0.1");
         assert_eq!(network("::ffff:10.0.0.0/104").unwrap(), "10.0.0.0/8");
         assert_eq!(network("::ffff:0:0/96").unwrap(), "0.0.0.0/0");
@@ -135,20 +187,52 @@ mod tests {
         assert_eq!(network("::/0").unwrap(), "::/0");
         assert_eq!(network("::fffc:0:0/94").unwrap(), "::fffc:0:0/94");
         let many: Vec<String> = (0..101).map(|i| format!("10.0.0.{i}")).collect();
-        assert!(networks(&many).is_err());
+        assert!(AllowList::parse(&many).is_err());
+        assert_eq!(AllowList::parse(&many[..100]).unwrap().entries().len(), 100);
     }
 
     #[test]
     fn allow_list_membership() {
-        let list = strings(&["203.0.113.0/24", "2001:db8::1"]);
-        assert!(allowed(&list, "203.0.113.200".parse().unwrap()));
-        assert!(allowed(&list, "::ffff:203.0.113.9".parse().unwrap()));
-        assert!(allowed(&list, "2001:db8::1".parse().unwrap()));
-        assert!(!allowed(&list, "203.0.114.1".parse().unwrap()));
-        assert!(!allowed(&list, "2001:db8::2".parse().unwrap()));
+        let list = AllowList::from_stored(strings(&["203.0.113.0/24", "2001:db8::1"]));
+        assert!(list.allows("203.0.113.200".parse().unwrap()));
+        assert!(list.allows("::ffff:203.0.113.9".parse().unwrap()));
+        assert!(list.allows("2001:db8::1".parse().unwrap()));
+        assert!(!list.allows("203.0.114.1".parse().unwrap()));
+        assert!(!list.allows("2001:db8::2".parse().unwrap()));
         // As stored before mapped entries were unmapped on input.
-        let mapped = strings(&["::ffff:10.0.0.0/104"]);
-        assert!(allowed(&mapped, "10.1.2.3".parse().unwrap()));
-        assert!(allowed(&mapped, "::ffff:10.1.2.3".parse().unwrap()));
+        let mapped = AllowList::from_stored(strings(&["::ffff:10.0.0.0/104"]));
+        assert!(mapped.allows("10.1.2.3".parse().unwrap()));
+        assert!(mapped.allows("::ffff:10.1.2.3".parse().unwrap()));
+        assert_eq!(mapped.entries(), strings(&["::ffff:10.0.0.0/104"]));
+    }
+
+    #[test]
+    fn unparsable_stored_entries_are_kept_and_admit_no_one() {
+        let bad = AllowList::from_stored(strings(&["example.com", "10.0.0.0/33"]));
+        assert!(
+            !bad.is_empty(),
+            "a list of bad entries is not \"any address\""
+        );
+        assert_eq!(bad.entries(), strings(&["example.com", "10.0.0.0/33"]));
+        for addr in ["10.0.0.1", "::1", "0.0.0.0"] {
+            assert!(!bad.allows(addr.parse().unwrap()), "{addr}");
+        }
+        let mixed = AllowList::from_stored(strings(&["junk", "192.0.2.0/24"]));
+        assert!(mixed.allows("192.0.2.9".parse().unwrap()));
+        assert!(!mixed.allows("198.51.100.1".parse().unwrap()));
+        assert!(AllowList::default().is_empty());
+        assert!(!AllowList::default().allows("10.0.0.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn parsed_input_matches_as_stored() {
+        let list = AllowList::parse(&strings(&["::ffff:10.0.0.0/104", "2001:db8::1/128"])).unwrap();
+        assert_eq!(list.entries(), strings(&["10.0.0.0/8", "2001:db8::1"]));
+        assert_eq!(list, AllowList::from_stored(list.entries().to_vec()));
+        assert!(list.allows("::ffff:10.9.9.9".parse().unwrap()));
+        assert!(list.allows("2001:db8::1".parse().unwrap()));
+        let json = serde_json::to_string(&list).unwrap();
+        assert_eq!(json, r#"["10.0.0.0/8","2001:db8::1"]"#);
+        assert_eq!(serde_json::to_string(&AllowList::default()).unwrap(), "[]");
     }
 }

@@ -1,5 +1,7 @@
 //! Privileges: lists, their stored form, edits, and what a set grants.
 
+use serde::Serialize;
+
 use crate::error::{Error, Result};
 
 pub const ALL: &str = "all";
@@ -38,31 +40,110 @@ pub fn privileges(values: &[String]) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// The privileges of `--acl` values in their stored form, at most 100.
-pub fn privilege_set(values: &[String]) -> Result<Vec<String>> {
-    capped(normalize_acls(privileges(values)?))
-}
+/// A privilege set in its stored form: sorted, de-duplicated, and
+/// `["all"]` when `all` is among them. Every constructor normalises, so a
+/// set is compared, checked and shown without normalising again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Privileges(Vec<String>);
 
-fn capped(acls: Vec<String>) -> Result<Vec<String>> {
-    if acls.len() > MAX_PRIVILEGES {
-        return Err(Error::usage(format!(
-            "too many privileges ({}); at most {MAX_PRIVILEGES}",
-            acls.len()
-        ))
-        .with_hint("group related rights under fewer privileges, or use all"));
+impl Privileges {
+    /// The set given by `--acl`-style values: validated, at most 100.
+    pub fn parse(values: &[String]) -> Result<Privileges> {
+        normalised(privileges(values)?).capped()
     }
-    Ok(acls)
+
+    /// The privileges a check asks for (`verify --acl`, serve's `?acl=`):
+    /// validated, not capped, as asking for many grants nothing.
+    pub fn wanted(values: &[String]) -> Result<Privileges> {
+        Ok(normalised(privileges(values)?))
+    }
+
+    /// A set as the store holds it (normalised again, so a hand-edited
+    /// row still compares and grants as its stored form would).
+    pub fn from_stored(acls: Vec<String>) -> Privileges {
+        normalised(acls)
+    }
+
+    /// `all`: every privilege.
+    pub fn all() -> Privileges {
+        Privileges(vec![ALL.to_string()])
+    }
+
+    fn capped(self) -> Result<Privileges> {
+        if self.0.len() > MAX_PRIVILEGES {
+            return Err(Error::usage(format!(
+                "too many privileges ({}); at most {MAX_PRIVILEGES}",
+                self.0.len()
+            ))
+            .with_hint("group related rights under fewer privileges, or use all"));
+        }
+        Ok(self)
+    }
+
+    fn holds_all(&self) -> bool {
+        self.0.iter().any(|a| a == ALL)
+    }
+
+    /// Whether the set grants `wanted` (`all` grants everything).
+    pub fn grants(&self, wanted: &str) -> bool {
+        self.holds_all() || self.0.iter().any(|a| a == wanted)
+    }
+
+    /// The privileges of `wanted` this set does not grant.
+    pub fn lacking<'w>(&self, wanted: &'w Privileges) -> Vec<&'w str> {
+        wanted.iter().filter(|w| !self.grants(w)).collect()
+    }
+
+    /// What this set (a token's) grants while `account` holds what it
+    /// holds: `all` on either side defers to the other.
+    pub fn within(&self, account: &Privileges) -> Privileges {
+        if account.holds_all() {
+            return self.clone();
+        }
+        if self.holds_all() {
+            return account.clone();
+        }
+        Privileges(
+            self.0
+                .iter()
+                .filter(|a| account.0.contains(a))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.0.iter().map(String::as_str)
+    }
+
+    /// The stored form, for the store's column.
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The privileges joined by `sep`, for tables and the audit trail.
+    pub fn join(&self, sep: &str) -> String {
+        self.0.join(sep)
+    }
 }
 
-/// The stored form of a privilege set: sorted, de-duplicated, and `["all"]`
-/// when `all` is among them.
-pub fn normalize_acls(mut acls: Vec<String>) -> Vec<String> {
+/// The one place a list becomes a set.
+fn normalised(mut acls: Vec<String>) -> Privileges {
     if acls.iter().any(|a| a == ALL) {
-        return vec![ALL.to_string()];
+        return Privileges::all();
     }
     acls.sort();
     acls.dedup();
-    acls
+    Privileges(acls)
 }
 
 /// A privilege edit: `replace` (if given) replaces the current set, then
@@ -91,33 +172,19 @@ impl AclEdit {
     }
 
     /// The privileges after the edit; at least one and at most 100.
-    pub fn apply(&self, current: &[String]) -> Result<Vec<String>> {
-        let mut acls = self.replace.as_deref().unwrap_or(current).to_vec();
+    pub fn apply(&self, current: &Privileges) -> Result<Privileges> {
+        let mut acls = self.replace.as_deref().unwrap_or(&current.0).to_vec();
         acls.extend_from_slice(&self.add);
         // Remove before folding into `all`: `--add-acl read --remove-acl
         // all` on an `all` token leaves `read`.
         acls.retain(|a| !self.remove.contains(a));
-        let acls = normalize_acls(acls);
+        let acls = normalised(acls);
         if acls.is_empty() {
             return Err(Error::usage("at least one privilege must remain")
                 .with_hint("keep one privilege (see --acl), or revoke or delete instead"));
         }
-        capped(acls)
+        acls.capped()
     }
-}
-
-/// Whether a privilege set grants `wanted` (`all` grants everything).
-pub fn grants(acls: &[String], wanted: &str) -> bool {
-    acls.iter().any(|a| a == ALL || a == wanted)
-}
-
-/// The privileges of `wanted` that `held` does not grant.
-pub fn lacking(held: &[String], wanted: &[String]) -> Vec<String> {
-    wanted
-        .iter()
-        .filter(|w| !grants(held, w))
-        .cloned()
-        .collect()
 }
 
 #[cfg(test)]
@@ -125,40 +192,86 @@ mod tests {
     use super::*;
     use crate::values::strings;
 
+    fn set(acls: &[&str]) -> Privileges {
+        Privileges::from_stored(strings(acls))
+    }
+
     #[test]
     fn privilege_lists() {
-        let got = privileges(&strings(&["write,read", "read", "dns:edit"])).unwrap();
-        assert_eq!(normalize_acls(got), strings(&["dns:edit", "read", "write"]));
-        let got = privileges(&strings(&["read,all"])).unwrap();
-        assert_eq!(normalize_acls(got), strings(&["all"]));
+        let got = Privileges::parse(&strings(&["write,read", "read", "dns:edit"])).unwrap();
+        assert_eq!(got.as_slice(), strings(&["dns:edit", "read", "write"]));
+        let got = Privileges::parse(&strings(&["read,all"])).unwrap();
+        assert_eq!(got.as_slice(), strings(&["all"]));
         assert!(privileges(&strings(&["read,"])).is_err());
         assert!(privileges(&strings(&[""])).is_err());
         assert!(privileges(&strings(&["Read"])).is_err());
         assert!(privileges(&strings(&["-x"])).is_err());
         assert!(privileges(&strings(&[&"a".repeat(65)])).is_err());
         let many: Vec<String> = (0..101).map(|i| format!("p{i}")).collect();
-        assert!(privilege_set(&many).is_err());
-        assert_eq!(privilege_set(&many[..100]).unwrap().len(), 100);
+        assert!(Privileges::parse(&many).is_err());
+        assert_eq!(Privileges::parse(&many[..100]).unwrap().len(), 100);
         let edit = AclEdit::parse(&[], &many[..1], &[]).unwrap().unwrap();
-        assert!(edit.apply(&many[1..]).is_err());
-        assert!(edit.apply(&many[1..100]).is_ok());
+        assert!(
+            edit.apply(&Privileges::from_stored(many[1..].to_vec()))
+                .is_err()
+        );
+        assert!(
+            edit.apply(&Privileges::from_stored(many[1..100].to_vec()))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn every_constructor_normalises() {
+        assert_eq!(
+            set(&["write", "read", "write"]).as_slice(),
+            strings(&["read", "write"])
+        );
+        assert_eq!(set(&["read", "all"]), Privileges::all());
+        let wanted = Privileges::wanted(&strings(&["b,a", "all"])).unwrap();
+        assert_eq!(wanted, Privileges::all());
+        // Asking is not capped: many privileges only grant less.
+        let many: Vec<String> = (0..101).map(|i| format!("p{i}")).collect();
+        assert_eq!(Privileges::wanted(&many).unwrap().len(), 101);
+        assert!(Privileges::wanted(&strings(&["Read"])).is_err());
+        assert!(Privileges::wanted(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn serialises_as_its_stored_list() {
+        let json = serde_json::to_string(&set(&["write", "read"])).unwrap();
+        assert_eq!(json, r#"["read","write"]"#);
+        assert_eq!(set(&["read", "write"]).join(", "), "read, write");
     }
 
     #[test]
     fn privilege_cover() {
-        let held = strings(&["read", "write"]);
+        let held = set(&["read", "write"]);
+        assert_eq!(held.lacking(&set(&["read", "dns"])), ["dns"]);
+        assert!(Privileges::all().lacking(&set(&["anything"])).is_empty());
+        assert_eq!(held.lacking(&Privileges::all()), ["all"]);
+        assert!(held.grants("read"));
+        assert!(!held.grants("dns"));
+        assert!(Privileges::all().grants("dns"));
+    }
+
+    #[test]
+    fn a_token_holds_what_its_account_still_holds() {
+        let account = set(&["deploy", "read"]);
+        assert_eq!(set(&["admin", "deploy"]).within(&account), set(&["deploy"]));
+        assert_eq!(Privileges::all().within(&account), account);
+        assert_eq!(account.within(&Privileges::all()), account);
         assert_eq!(
-            lacking(&held, &strings(&["read", "dns"])),
-            strings(&["dns"])
+            Privileges::all().within(&Privileges::all()),
+            Privileges::all()
         );
-        assert!(lacking(&strings(&["all"]), &strings(&["anything"])).is_empty());
-        assert_eq!(lacking(&held, &strings(&["all"])), strings(&["all"]));
+        assert!(set(&["admin"]).within(&account).is_empty());
     }
 
     #[test]
     fn acl_edits_replace_then_add_then_remove() {
-        let current = strings(&["read", "write"]);
-        let edit = |replace: &[&str], add: &[&str], remove: &[&str], on: &[String]| {
+        let current = set(&["read", "write"]);
+        let edit = |replace: &[&str], add: &[&str], remove: &[&str], on: &Privileges| {
             AclEdit::parse(&strings(replace), &strings(add), &strings(remove))
                 .unwrap()
                 .unwrap()
@@ -166,22 +279,21 @@ mod tests {
         };
         assert_eq!(
             edit(&[], &["dns"], &[], &current).unwrap(),
-            strings(&["dns", "read", "write"])
+            set(&["dns", "read", "write"])
         );
         assert_eq!(
             edit(&["mail"], &["dns"], &["mail"], &current).unwrap(),
-            strings(&["dns"])
+            set(&["dns"])
         );
         assert_eq!(edit(&[], &[], &["absent"], &current).unwrap(), current);
         assert_eq!(
             edit(&[], &["all"], &[], &current).unwrap(),
-            strings(&["all"])
+            Privileges::all()
         );
         assert!(edit(&[], &[], &["read", "write"], &current).is_err());
-        let all = strings(&["all"]);
         assert_eq!(
-            edit(&[], &["read"], &["all"], &all).unwrap(),
-            strings(&["read"])
+            edit(&[], &["read"], &["all"], &Privileges::all()).unwrap(),
+            set(&["read"])
         );
         assert!(AclEdit::parse(&[], &[], &[]).unwrap().is_none());
         assert!(AclEdit::parse(&strings(&["a,"]), &[], &[]).is_err());

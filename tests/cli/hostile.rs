@@ -153,8 +153,8 @@ proptest! {
                     );
                     prop_assert!(a.as_bytes()[0].is_ascii_alphanumeric(), "{:?}", a);
                 }
-                let normal = values::normalize_acls(acls);
-                prop_assert!(normal.windows(2).all(|w| w[0] < w[1]), "{:?}", normal);
+                let normal = values::Privileges::from_stored(acls);
+                prop_assert!(normal.as_slice().windows(2).all(|w| w[0] < w[1]), "{:?}", normal);
             }
             Err(e) => one_line(&e)?,
         }
@@ -171,10 +171,11 @@ proptest! {
                 one_line(&e)?;
             }
         }
-        match values::networks(&list) {
+        match values::AllowList::parse(&list) {
             Ok(nets) => {
+                let nets = nets.entries();
                 prop_assert!(nets.len() <= values::MAX_ALLOW_IPS);
-                let mut unique = nets.clone();
+                let mut unique = nets.to_vec();
                 unique.sort();
                 unique.dedup();
                 prop_assert_eq!(unique.len(), nets.len());

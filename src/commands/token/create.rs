@@ -8,7 +8,8 @@ use crate::commands::Context;
 use crate::model::Token;
 use crate::output;
 
-use crate::{token, values};
+use crate::token;
+use crate::values::{self, AllowList, Privileges};
 
 /// A token's lifetime when `--expires` is not given.
 const DEFAULT_LIFETIME: i64 = 365 * 86_400;
@@ -20,13 +21,13 @@ pub(super) fn create(ctx: &Context, args: CreateArgs) -> Result<()> {
     values::token_name(&args.name)?;
     let requested_acls = match args.acl.is_empty() {
         true => None,
-        false => Some(values::privilege_set(&args.acl)?),
+        false => Some(Privileges::parse(&args.acl)?),
     };
     let expires_at = match &args.expires {
         Some(when) => values::expiry(when, ctx.now_utc())?,
         None => Some(ctx.now + DEFAULT_LIFETIME),
     };
-    let allow_ips = values::networks(&args.allow_ip)?;
+    let allow_ips = AllowList::parse(&args.allow_ip)?;
     let note = args
         .note
         .as_deref()

@@ -8,7 +8,7 @@ use crate::commands::Context;
 use crate::error::Error;
 use crate::output;
 
-use crate::values::{self, AclEdit};
+use crate::values::{self, AclEdit, AllowList};
 
 pub(super) fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
     let acl_edit = AclEdit::parse(&args.acls.acl, &args.acls.add_acl, &args.acls.remove_acl)?;
@@ -32,7 +32,7 @@ pub(super) fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
         None => None,
     };
     let allow_ips = match changes_ips {
-        true => Some(values::networks(&args.allow_ip)?),
+        true => Some(AllowList::parse(&args.allow_ip)?),
         false => None,
     };
 
@@ -70,11 +70,11 @@ pub(super) fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
         if let Some(ips) = &allow_ips
             && *ips != t.allow_ips
         {
-            let show = |v: &[String]| {
+            let show = |v: &AllowList| {
                 if v.is_empty() {
                     "any".into()
                 } else {
-                    v.join(",")
+                    v.entries().join(",")
                 }
             };
             changes.push(format!("allow_ips {} -> {}", show(&t.allow_ips), show(ips)));

@@ -20,7 +20,8 @@ use crate::error::Error;
 use crate::model::{Account, Token};
 use crate::output::{self, IssuedView, TokenView, plural};
 use crate::store::Queries;
-use crate::{ui, values};
+use crate::ui;
+use crate::values::Privileges;
 use state::Change;
 
 pub fn run(ctx: &Context, cmd: TokenCommand) -> Result<()> {
@@ -121,8 +122,8 @@ fn suspended(account: &Account) -> Error {
         .with_hint(format!("tokenctl account unsuspend {}", account.name))
 }
 
-fn check_within_account(account: &Account, acls: &[String]) -> Result<(), Error> {
-    let lacking = values::lacking(&account.acls, acls);
+fn check_within_account(account: &Account, acls: &Privileges) -> Result<(), Error> {
+    let lacking = account.acls.lacking(acls);
     if lacking.is_empty() {
         return Ok(());
     }

@@ -10,14 +10,14 @@ use crate::error::{Error, Kind};
 use crate::model::{Found, Token};
 use crate::output::{self, RejectedView, VerifiedView};
 use crate::store::{Queries, Store};
-use crate::values;
+use crate::values::{self, Privileges};
 use crate::verify::{self, Secret, Verdict};
 
 /// The longest token `verify` reads; anything longer is malformed.
 const MAX_TOKEN_INPUT: usize = 1024;
 
 pub(super) fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
-    let wanted = values::normalize_acls(values::privileges(&args.acl)?);
+    let wanted = Privileges::wanted(&args.acl)?;
     let ip = args.ip.as_deref().map(values::address).transpose()?;
     // A missing store is a failure of the setup, whatever the input.
     let store = Store::open_read(&ctx.db)?.ok_or_else(|| {

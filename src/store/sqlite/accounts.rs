@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{from_json, to_json};
 use crate::model::Account;
+use crate::values::Privileges;
 
 const COLUMNS: &str = "id, name, acls, suspended, created_at";
 
@@ -12,7 +13,7 @@ fn account_from_row(row: &Row) -> rusqlite::Result<Account> {
     Ok(Account {
         id: row.get(0)?,
         name: row.get(1)?,
-        acls: from_json(&row.get::<_, String>(2)?)?,
+        acls: Privileges::from_stored(from_json(&row.get::<_, String>(2)?)?),
         suspended: row.get(3)?,
         created_at: row.get(4)?,
     })
@@ -39,17 +40,17 @@ pub(super) fn account_by_id(conn: &Connection, id: i64) -> rusqlite::Result<Opti
 pub(super) fn insert_account(
     conn: &Connection,
     name: &str,
-    acls: &[String],
+    acls: &Privileges,
     now: i64,
 ) -> rusqlite::Result<Account> {
     conn.execute(
         "INSERT INTO accounts (name, acls, created_at) VALUES (?1, ?2, ?3)",
-        params![name, to_json(acls), now],
+        params![name, to_json(acls.as_slice()), now],
     )?;
     Ok(Account {
         id: conn.last_insert_rowid(),
         name: name.to_string(),
-        acls: acls.to_vec(),
+        acls: acls.clone(),
         suspended: false,
         created_at: now,
     })
@@ -100,7 +101,7 @@ pub(super) fn update_account(conn: &Connection, account: &Account) -> rusqlite::
         params![
             account.id,
             account.name,
-            to_json(&account.acls),
+            to_json(account.acls.as_slice()),
             account.suspended
         ],
     )?;

@@ -4,6 +4,7 @@
 use super::{Session, Tx, accounts, events, tokens};
 use crate::model::{Account, Event, Token};
 use crate::store::{Changes, EventQuery, Queries, Result, TokenQuery};
+use crate::values::Privileges;
 
 impl<S: Session> Queries for S {
     fn token_by_id(&self, id: &str) -> Result<Option<Token>> {
@@ -100,7 +101,7 @@ impl Changes for Tx<'_> {
         tokens::record_use(self.conn(), id, now, ip).map_err(|e| self.fail(e))
     }
 
-    fn insert_account(&self, name: &str, acls: &[String], now: i64) -> Result<Account> {
+    fn insert_account(&self, name: &str, acls: &Privileges, now: i64) -> Result<Account> {
         accounts::insert_account(self.conn(), name, acls, now).map_err(|e| self.fail(e))
     }
 

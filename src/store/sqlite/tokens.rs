@@ -6,6 +6,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::{from_json, to_json};
 use crate::model::Token;
 use crate::store::{Error, TokenQuery};
+use crate::values::{AllowList, Privileges};
 
 const COLUMNS: &str = "t.id, t.account_id, a.name, t.name, t.secret_hash, t.prev_secret_hash,
     t.prev_valid_until, t.acls, t.allow_ips, t.note, t.created_at, t.expires_at,
@@ -20,8 +21,8 @@ fn token_from_row(row: &Row) -> rusqlite::Result<Token> {
         secret_hash: row.get(4)?,
         prev_secret_hash: row.get(5)?,
         prev_valid_until: row.get(6)?,
-        acls: from_json(&row.get::<_, String>(7)?)?,
-        allow_ips: from_json(&row.get::<_, String>(8)?)?,
+        acls: Privileges::from_stored(from_json(&row.get::<_, String>(7)?)?),
+        allow_ips: AllowList::from_stored(from_json(&row.get::<_, String>(8)?)?),
         note: row.get(9)?,
         created_at: row.get(10)?,
         expires_at: row.get(11)?,
@@ -139,8 +140,8 @@ pub(super) fn insert_token(conn: &Connection, t: &Token) -> rusqlite::Result<()>
             t.secret_hash,
             t.prev_secret_hash,
             t.prev_valid_until,
-            to_json(&t.acls),
-            to_json(&t.allow_ips),
+            to_json(t.acls.as_slice()),
+            to_json(t.allow_ips.entries()),
             t.note,
             t.created_at,
             t.expires_at,
@@ -168,8 +169,8 @@ pub(super) fn update_token(conn: &Connection, t: &Token) -> rusqlite::Result<()>
         t.secret_hash,
         t.prev_secret_hash,
         t.prev_valid_until,
-        to_json(&t.acls),
-        to_json(&t.allow_ips),
+        to_json(t.acls.as_slice()),
+        to_json(t.allow_ips.entries()),
         t.note,
         t.expires_at,
         t.disabled_at,
