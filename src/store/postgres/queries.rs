@@ -8,6 +8,7 @@ use postgres::{GenericClient, Row, Transaction};
 use super::{Pg, sql_error};
 use crate::model::{Account, Event, Token};
 use crate::store::{Changes, Error, EventQuery, Queries, Result, TokenQuery};
+use crate::values::{AllowList, Privileges};
 
 const TOKEN_COLUMNS: &str = "t.id, t.account_id, a.name, t.name, t.secret_hash,
     t.prev_secret_hash, t.prev_valid_until, t.acls::text, t.allow_ips::text, t.note,
@@ -49,8 +50,8 @@ impl<C: GenericClient> Pg<C> {
             secret_hash: row.get(4),
             prev_secret_hash: row.get(5),
             prev_valid_until: row.get(6),
-            acls: self.list(row.get(7))?,
-            allow_ips: self.list(row.get(8))?,
+            acls: Privileges::from_stored(self.list(row.get(7))?),
+            allow_ips: AllowList::from_stored(self.list(row.get(8))?),
             note: row.get(9),
             created_at: row.get(10),
             expires_at: row.get(11),
@@ -65,7 +66,7 @@ impl<C: GenericClient> Pg<C> {
         Ok(Account {
             id: row.get(0),
             name: row.get(1),
-            acls: self.list(row.get(2))?,
+            acls: Privileges::from_stored(self.list(row.get(2))?),
             suspended: row.get(3),
             created_at: row.get(4),
         })
@@ -270,8 +271,8 @@ impl Changes for Pg<Transaction<'_>> {
                 &t.secret_hash,
                 &t.prev_secret_hash,
                 &t.prev_valid_until,
-                &to_json(&t.acls),
-                &to_json(&t.allow_ips),
+                &to_json(t.acls.as_slice()),
+                &to_json(t.allow_ips.entries()),
                 &t.note,
                 &t.created_at,
                 &t.expires_at,
@@ -298,8 +299,8 @@ impl Changes for Pg<Transaction<'_>> {
                 &t.secret_hash,
                 &t.prev_secret_hash,
                 &t.prev_valid_until,
-                &to_json(&t.acls),
-                &to_json(&t.allow_ips),
+                &to_json(t.acls.as_slice()),
+                &to_json(t.allow_ips.entries()),
                 &t.note,
                 &t.expires_at,
                 &t.disabled_at,
@@ -321,14 +322,16 @@ impl Changes for Pg<Transaction<'_>> {
         self.run(sql, &[&id, &now, &ip]).map(drop)
     }
 
-    fn insert_account(&self, name: &str, acls: &[String], now: i64) -> Result<Account> {
+    fn insert_account(&self, name: &str, acls: &Privileges, now: i64) -> Result<Account> {
         let sql = "INSERT INTO accounts (name, acls, created_at) VALUES ($1, $2::text::jsonb, $3)
                    RETURNING id";
-        let id: i64 = self.one(sql, &[&name, &to_json(acls), &now])?.get(0);
+        let id: i64 = self
+            .one(sql, &[&name, &to_json(acls.as_slice()), &now])?
+            .get(0);
         Ok(Account {
             id,
             name: name.to_string(),
-            acls: acls.to_vec(),
+            acls: acls.clone(),
             suspended: false,
             created_at: now,
         })
@@ -337,7 +340,7 @@ impl Changes for Pg<Transaction<'_>> {
     fn update_account(&self, account: &Account) -> Result<()> {
         let sql = "UPDATE accounts SET name = $2, acls = $3::text::jsonb, suspended = $4
                    WHERE id = $1";
-        let acls = to_json(&account.acls);
+        let acls = to_json(account.acls.as_slice());
         self.run(
             sql,
             &[&account.id, &account.name, &acls, &account.suspended],
