@@ -35,7 +35,11 @@ pub struct GlobalArgs {
     /// exit 1 naming the path, and a read of one says on stderr that there
     /// is no store there yet. Reads work on a store in a folder that
     /// cannot be written.
-    #[arg(long, env = "TOKENCTL_DB", global = true, value_name = "PATH")]
+    ///
+    /// A postgres:// or postgresql:// URL keeps the store in a PostgreSQL
+    /// schema instead (README, "The store on PostgreSQL"); a password
+    /// given in it on the command line gets a warning.
+    #[arg(long, env = "TOKENCTL_DB", global = true, value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
 
     /// The account the command acts for [default: the login name]
