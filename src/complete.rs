@@ -60,8 +60,8 @@ impl Line {
                     .filter(|v| !v.is_empty())
                     .map(PathBuf::from)
             })
-            .and_then(|path| Location::parse(&path).ok())
-            .or_else(|| Location::default_store().ok())?;
+            .map(|given| Location::parse(&given).ok())
+            .unwrap_or_else(|| Location::default_store().ok())?;
         Store::open_existing(&location).ok().flatten()
     }
 

@@ -26,15 +26,12 @@ pub fn run(ctx: &Context, cmd: AccountCommand) -> Result<()> {
 fn add(ctx: &Context, args: AccountAddArgs) -> Result<()> {
     values::account_name(&args.name)?;
     let acls = Privileges::parse(&args.acl)?;
-    let mut store = match ctx.open_existing()? {
-        Some(store) => store,
-        None => {
-            // A fresh store bootstraps the acting user: know who it is
-            // before anything is created.
-            ctx.user()?;
-            ctx.open_or_create()?
-        }
-    };
+    if ctx.open_existing()?.is_none() {
+        // A fresh store bootstraps the acting user: know who it is before
+        // anything is created.
+        ctx.user()?;
+    }
+    let mut store = ctx.open_or_create()?;
     // Account commands name their account; the acting user matters only
     // to bootstrap a fresh store, and not when it is adding itself (then
     // with the privileges asked for rather than `all`).

@@ -89,12 +89,12 @@ fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
     Ok(output::show(ctx.style, ctx.msg, &view)?)
 }
 
-/// Whether two paths name one file (through links too).
 /// Whether `file` is the store's own file.
 fn is_the_store(ctx: &Context, file: &Path) -> bool {
     ctx.db.file().is_some_and(|store| same_file(file, store))
 }
 
+/// Whether two paths name one file (through links too).
 fn same_file(a: &Path, b: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
     match (fs::metadata(a), fs::metadata(b)) {

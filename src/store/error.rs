@@ -9,8 +9,6 @@ use crate::error::{Error as UserError, Kind};
 /// What went wrong, as far as a command cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// Nothing at the location holds a store yet.
-    NotFound,
     /// A change collided with the store's contents (a name taken).
     Conflict,
     /// Another process held the write lock for longer than we wait.
@@ -51,8 +49,6 @@ impl Error {
     pub fn for_user(&self) -> UserError {
         let at = &self.location;
         match &self.kind {
-            ErrorKind::NotFound => UserError::runtime(format!("no store at {at}"))
-                .with_hint("check --db (or TOKENCTL_DB)"),
             ErrorKind::Conflict => UserError::conflict(format!("store {at}: {}", self.detail)),
             ErrorKind::Busy => UserError::runtime(format!(
                 "the store {at} stayed locked by another process for {} s",

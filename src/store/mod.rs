@@ -98,13 +98,6 @@ impl Store {
         }
     }
 
-    pub fn location(&self) -> &Location {
-        match &self.backend {
-            Backend::Sqlite(s) => s.location(),
-            Backend::Postgres(s) => s.location(),
-        }
-    }
-
     /// Runs `f` in one write transaction, which holds the store's write
     /// lock from its start: two writers never interleave, and nothing is
     /// written unless `f` succeeds.

@@ -44,7 +44,7 @@ pub struct EventQuery<'a> {
     pub limit: Option<u64>,
 }
 
-/// Reads, on a store (`Store` derefs to this) or inside a write.
+/// Reads, on a store (`Store` implements them) or inside a write.
 /// Deleted accounts and revoked tokens are invisible unless said.
 pub trait Queries {
     /// The token with this id, in any account, revoked included.
@@ -77,7 +77,7 @@ pub trait Queries {
 
     /// Calls `f` with each token matching `query`, in `list_tokens`'
     /// order, without holding them all in memory; stops at `f`'s first
-    /// error.
+    /// error. `f` must not use the store: the rows are still being read.
     fn each_token(
         &self,
         query: &TokenQuery,

@@ -5,7 +5,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Names that belong to a store engine or its connections.
-const ENGINE_WORDS: &[&str] = &["rusqlite", "Connection", "Transaction"];
+const ENGINE_WORDS: &[&str] = &[
+    "rusqlite",
+    "postgres",
+    "tokio_postgres",
+    "Connection",
+    "Transaction",
+];
 
 fn rust_files(dir: &Path, found: &mut Vec<PathBuf>) {
     for entry in fs::read_dir(dir).expect("read the source folder") {
@@ -61,6 +67,43 @@ fn nothing_outside_the_store_module_reaches_the_engine() {
         "only src/store/ may name the store engine or reach a raw connection:\n{}",
         leaks.join("\n")
     );
+}
+
+#[test]
+fn no_source_file_is_over_600_lines() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    let long: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            let lines = fs::read_to_string(f).ok()?.lines().count();
+            (lines > 600).then(|| format!("{}: {lines} lines", f.display()))
+        })
+        .collect();
+    assert!(long.is_empty(), "split these: {long:?}");
+}
+
+/// Commands build a view and hand it to `output::show`; only the context
+/// looks at the output format (to know whether it may prompt).
+#[test]
+fn commands_do_not_switch_on_the_output_format() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src/commands"), &mut files);
+    let context = root.join("src/commands/mod.rs");
+    let switches: Vec<String> = files
+        .iter()
+        .filter(|f| **f != context)
+        .flat_map(|f| {
+            let text = fs::read_to_string(f).unwrap_or_default();
+            text.lines()
+                .filter(|l| has_word(code(l), "OutputFormat"))
+                .map(|l| format!("{}: {}", f.display(), l.trim()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(switches.is_empty(), "{switches:?}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! `token list`: the tokens of the acting account (or all), streamed to
-//! the output a row at a time.
+//! `token list`: the tokens of the acting account (or all), fed to the
+//! output from one snapshot of the store (JSON and plain tables stream
+//! them a row at a time).
 
 use anyhow::Result;
 

@@ -2,6 +2,8 @@
 
 use std::collections::HashSet;
 
+use anyhow::Result;
+
 use super::plural;
 use super::selection::{parse_glob, selection_account, selection_query};
 use crate::cli::{RevokeAllArgs, SelectionArgs};
@@ -9,7 +11,6 @@ use crate::commands::Context;
 use crate::model::Token;
 use crate::output::{self, RevokedView, TokenList};
 use crate::store::Queries;
-use anyhow::Result;
 
 pub(super) fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
     let glob = parse_glob(&args.selection)?;

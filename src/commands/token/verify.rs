@@ -108,17 +108,14 @@ fn check_token(store: &Store, request: &verify::Request<'_>) -> Result<Verdict> 
     run_to_end(verify::check(&OnStore(store), request))
 }
 
-/// Runs a future whose steps never wait (the CLI's: plain blocking calls)
-/// on this thread. Not an async runtime: the PostgreSQL client runs its
-/// own, which may not be started from inside another.
-fn run_to_end<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
+/// Runs a future whose steps never wait (the CLI's are plain blocking
+/// calls) on this thread, in one poll. Not an async runtime: the
+/// PostgreSQL client runs its own, which may not start inside another.
+fn run_to_end<T>(future: impl Future<Output = Result<T>>) -> Result<T> {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    loop {
-        if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut cx) {
-            return value;
-        }
-        std::thread::yield_now();
+    match std::pin::pin!(future).poll(&mut cx) {
+        std::task::Poll::Ready(value) => value,
+        std::task::Poll::Pending => Err(anyhow::anyhow!("a verification step waited")),
     }
 }
 

@@ -84,16 +84,19 @@ impl PgStore {
                 Found::Nothing => 0,
                 Found::Store(version) => version,
             };
-            for sql in schema::MIGRATIONS.iter().skip(version as usize) {
-                tx.batch_execute(sql).map_err(fail)?;
+            // Another process may have made it while we waited our turn.
+            if version < latest() {
+                for sql in schema::MIGRATIONS.iter().skip(version as usize) {
+                    tx.batch_execute(sql).map_err(fail)?;
+                }
+                let version = latest().to_string();
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('application', $1), ('schema_version', $2)
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                    &[&schema::APPLICATION, &version.as_str()],
+                )
+                .map_err(fail)?;
             }
-            let version = latest().to_string();
-            tx.execute(
-                "INSERT INTO meta (key, value) VALUES ('application', $1), ('schema_version', $2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                &[&schema::APPLICATION, &version.as_str()],
-            )
-            .map_err(fail)?;
             tx.commit().map_err(fail)?;
         }
         Ok(store)
@@ -145,7 +148,9 @@ impl PgStore {
         let location = &self.location;
         let mut client = self.client.borrow_mut();
         let mut tx = client.transaction().map_err(|e| sql_error(location, e))?;
-        tx.execute(
+        // One row, always there: `query_one` fails if it were not, rather
+        // than letting writers run unserialised.
+        tx.query_one(
             "SELECT 1 FROM meta WHERE key = 'schema_version' FOR UPDATE",
             &[],
         )
@@ -175,10 +180,6 @@ impl PgStore {
             client: RefCell::new(tx),
             location: self.location.clone(),
         })
-    }
-
-    pub fn location(&self) -> &Location {
-        &self.location
     }
 }
 

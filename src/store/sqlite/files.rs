@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use crate::error::Error;
 
 /// What is at the store's path before we open it.
-pub(super) enum Found {
+pub(super) enum OnDisk {
     Nothing,
     /// A file of zero bytes: no schema yet.
     Empty,
@@ -59,7 +59,7 @@ pub(super) fn no_side_files(path: &Path) -> bool {
 /// (`serve` keeps some), and another program then takes the store for
 /// unused and deletes its `-wal` under them. Only SQLite opens the store;
 /// what is inside is checked through it (`SqliteStore::check_identity`).
-pub(super) fn inspect(path: &Path) -> anyhow::Result<Found> {
+pub(super) fn inspect(path: &Path) -> anyhow::Result<OnDisk> {
     let meta = match fs::metadata(path) {
         Ok(meta) => meta,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -76,7 +76,7 @@ pub(super) fn inspect(path: &Path) -> anyhow::Result<Found> {
                 .with_hint("remove the link or point --db elsewhere")
                 .into());
             }
-            return Ok(Found::Nothing);
+            return Ok(OnDisk::Nothing);
         }
         Err(e) => {
             return Err(
@@ -101,9 +101,9 @@ pub(super) fn inspect(path: &Path) -> anyhow::Result<Found> {
         .into());
     }
     if meta.len() == 0 {
-        return Ok(Found::Empty);
+        return Ok(OnDisk::Empty);
     }
-    Ok(Found::File)
+    Ok(OnDisk::File)
 }
 
 /// An empty file becomes a new store only when no one else can have put

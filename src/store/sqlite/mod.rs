@@ -27,7 +27,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use super::error::{Error, ErrorKind};
 use super::{BUSY_TIMEOUT, Changes, Location, Queries, Scratch};
 use crate::error::Error as UserError;
-use files::Found;
+use files::OnDisk;
 
 /// One connection to a store file.
 pub struct SqliteStore {
@@ -77,8 +77,8 @@ impl SqliteStore {
     pub fn open_existing(path: &Path) -> anyhow::Result<Option<SqliteStore>> {
         match files::inspect(path)? {
             // An empty file is not a store yet, and opening it would write.
-            Found::Nothing | Found::Empty => return Ok(None),
-            Found::File => {}
+            OnDisk::Nothing | OnDisk::Empty => return Ok(None),
+            OnDisk::File => {}
         }
         let store = SqliteStore::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         if store.schema_version()? == 0 {
@@ -100,8 +100,8 @@ impl SqliteStore {
     /// (README "Guarantees").
     pub fn open_read(path: &Path) -> anyhow::Result<Option<SqliteStore>> {
         match files::inspect(path)? {
-            Found::Nothing | Found::Empty => return Ok(None),
-            Found::File => {}
+            OnDisk::Nothing | OnDisk::Empty => return Ok(None),
+            OnDisk::File => {}
         }
         // Opened as for a write, though nothing is written: on close the
         // last connection checkpoints and removes the -wal and -shm, as
@@ -176,9 +176,9 @@ impl SqliteStore {
     /// its schema up to date as needed.
     pub fn open_or_create(path: &Path) -> anyhow::Result<SqliteStore> {
         match files::inspect(path)? {
-            Found::Nothing => create_store(path)?,
-            Found::Empty => files::check_adoptable(path)?,
-            Found::File => {}
+            OnDisk::Nothing => create_store(path)?,
+            OnDisk::Empty => files::check_adoptable(path)?,
+            OnDisk::File => {}
         }
         let mut store = SqliteStore::connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         store.migrate()?;

@@ -186,14 +186,19 @@ pub(super) fn revoke_token(conn: &Connection, id: &str, now: i64) -> rusqlite::R
 }
 
 /// Records Last Used: the time, and the client address when known.
+/// Never backwards: a use that arrives late (serve writes in batches)
+/// does not hide a newer one.
 pub(super) fn record_use(
     conn: &Connection,
     id: &str,
     now: i64,
     ip: Option<&str>,
 ) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE tokens SET last_used_at = ?2, last_used_ip = ?3 WHERE id = ?1")?
-        .execute(params![id, now, ip])?;
+    conn.prepare_cached(
+        "UPDATE tokens SET last_used_at = ?2, last_used_ip = ?3
+         WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?2)",
+    )?
+    .execute(params![id, now, ip])?;
     Ok(())
 }
 
