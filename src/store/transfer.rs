@@ -79,3 +79,40 @@ pub(crate) fn not_empty(target: &dyn std::fmt::Display, what: &str) -> anyhow::E
         .with_hint("copy into a SQLite path that does not exist yet, or a PostgreSQL schema without tokenctl tables (?schema=NAME)")
         .into()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(accounts: i64, tokens: i64, events: i64) -> Counts {
+        Counts {
+            accounts,
+            tokens,
+            events,
+        }
+    }
+
+    fn empty(counted: Counts) -> Snapshot {
+        Snapshot {
+            accounts: vec![],
+            tokens: vec![],
+            events: vec![],
+            bootstrapped: None,
+            counted,
+        }
+    }
+
+    #[test]
+    fn a_copy_holds_exactly_the_rows_read_on_both_sides() {
+        assert!(empty(Counts::default()).expect(Counts::default()).is_ok());
+        let source_more = empty(counts(1, 0, 0)).expect(Counts::default());
+        let err = source_more.unwrap_err().to_string();
+        assert!(err.contains("the source holds 1 accounts"), "{err}");
+        let target_more = empty(Counts::default()).expect(counts(0, 0, 3));
+        let err = target_more.unwrap_err().to_string();
+        assert!(
+            err.contains("the target holds 0 accounts, 0 tokens and 3 events"),
+            "{err}"
+        );
+    }
+}
