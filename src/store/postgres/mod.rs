@@ -206,18 +206,16 @@ fn migrate(
     Ok(())
 }
 
+/// How many tables (and views and the like) the schema `$1` holds.
+const TABLE_COUNT: &str = "SELECT count(*) FROM pg_class c JOIN pg_namespace n
+    ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')";
+
 /// How many tables (and views and the like) `schema` holds.
 fn table_count(
     client: &mut impl postgres::GenericClient,
     schema: &str,
 ) -> Result<i64, postgres::Error> {
-    Ok(client
-        .query_one(
-            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
-            &[&schema],
-        )?
-        .get(0))
+    Ok(client.query_one(TABLE_COUNT, &[&schema])?.get(0))
 }
 
 fn latest() -> i64 {
@@ -232,17 +230,17 @@ fn inspect(
     schema: &str,
 ) -> anyhow::Result<Found> {
     let fail = |e| sql_error(location, e);
-    let tables = table_count(client, schema).map_err(fail)?;
+    // One round trip, at every open.
+    let row = client
+        .query_one(
+            &format!("SELECT ({TABLE_COUNT}), to_regclass(quote_ident($1) || '.meta') IS NOT NULL"),
+            &[&schema],
+        )
+        .map_err(fail)?;
+    let (tables, has_meta): (i64, bool) = (row.get(0), row.get(1));
     if tables == 0 {
         return Ok(Found::Nothing);
     }
-    let has_meta: bool = client
-        .query_one(
-            "SELECT to_regclass(quote_ident($1) || '.meta') IS NOT NULL",
-            &[&schema],
-        )
-        .map_err(fail)?
-        .get(0);
     let not_a_store = || Error::new(ErrorKind::NotAStore, location, "");
     if !has_meta {
         return Err(not_a_store().into());
