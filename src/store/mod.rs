@@ -150,7 +150,19 @@ impl Store {
     pub fn restore_from(&mut self, backup: &BackupFile) -> anyhow::Result<()> {
         match &mut self.backend {
             Backend::Sqlite(s) => s.restore_from(backup),
-            Backend::Postgres(s) => s.replace_with(&backup.snapshot()?),
+            Backend::Postgres(s) => {
+                let location = s.location().to_string();
+                backup
+                    .snapshot()
+                    .and_then(|rows| s.replace_with(&rows))
+                    .map_err(|e| {
+                        crate::error::Error::runtime(format!(
+                            "cannot restore {} into {location}: {e:#}; the store was not changed",
+                            backup.path().display()
+                        ))
+                        .into()
+                    })
+            }
         }
     }
 }
