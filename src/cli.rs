@@ -158,6 +158,10 @@ pub struct ServeArgs {
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
     /// Write a consistent copy of the store (safe while others write), mode 0600
+    ///
+    /// The copy is a SQLite file, whatever kind the store is: on
+    /// PostgreSQL it holds every row of one snapshot of the store, and
+    /// `db restore` restores it into a store of either kind.
     Backup(BackupArgs),
     /// Replace the store's contents with a backup, in place (safe while serve runs)
     ///
@@ -168,7 +172,8 @@ pub enum DbCommand {
     /// backup's: tokens created since it stop working, and tokens revoked
     /// since it work again; the audit trail is the backup's too, so the
     /// restore itself is reported on stderr. The copy is written into the
-    /// store under its write lock, in one transaction, so a running
+    /// store under its write lock, in one transaction (on PostgreSQL too:
+    /// the backup's rows replace the store's), so a running
     /// `tokenctl serve` answers from the restored data from its next
     /// request on. Asks on a terminal; needs --yes without one (exit 6
     /// otherwise).
@@ -177,13 +182,38 @@ pub enum DbCommand {
     /// to restore: processes that have it open keep writing to the old
     /// file, or replay its -wal over the new one.
     Restore(RestoreArgs),
-    /// Run SQLite's integrity check and tokenctl's schema checks; exit 1 if unhealthy
+    /// Copy the whole store into a new one, SQLite or PostgreSQL, in either direction
     ///
-    /// The checks: SQLite's integrity_check, the schema version, every
-    /// token belonging to an account, every secret an argon2id hash within
-    /// verification's bounds (256 MiB, 10 passes, 4 lanes), every privilege
-    /// list valid, every token id 10 base62 characters.
+    /// Every account (deleted ones too), token (ids, secret hashes,
+    /// rotation grace, Last Used, disabled and revoked ones) and audit
+    /// event (in order) is copied, so existing tokens keep working on the
+    /// target without reissue. TARGET is a SQLite path or a postgres://
+    /// URL, as for --db, and must be empty: a SQLite path that does not
+    /// exist yet (created 0600, only if still absent when the copy is
+    /// done) or a PostgreSQL schema without tables (?schema=NAME, default
+    /// tokenctl); anything else is refused (exit 4) and left untouched.
+    /// The source is read in one snapshot and the target written in one
+    /// transaction; the rows of each table are counted on both sides, and
+    /// a copy that does not match is rolled back. The source is not
+    /// changed: stop writers (and serve) before the copy when cutting over.
+    Copy(CopyArgs),
+    /// Run the store's integrity checks and tokenctl's schema checks; exit 1 if unhealthy
+    ///
+    /// The checks: SQLite's integrity_check (on SQLite), the schema
+    /// version, every token belonging to an account, every secret an
+    /// argon2id hash within verification's bounds (256 MiB, 10 passes, 4
+    /// lanes), every privilege list valid, every token id 10 base62
+    /// characters. On PostgreSQL it also warns (without failing) about
+    /// server settings that weaken a revoke: synchronous_commit=off,
+    /// fsync=off, a standby or a read-only server.
     Check,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    /// The new store: a SQLite path that does not exist yet, or a postgres:// URL of an empty schema
+    #[arg(long, value_name = "TARGET", value_hint = clap::ValueHint::AnyPath)]
+    pub to: PathBuf,
 }
 
 #[derive(Debug, Args)]

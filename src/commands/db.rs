@@ -1,4 +1,4 @@
-//! `tokenctl db backup|restore|check`.
+//! `tokenctl db backup|restore|copy|check`.
 
 use std::fs;
 use std::path::Path;
@@ -6,15 +6,16 @@ use std::path::Path;
 use anyhow::Result;
 
 use super::Context;
-use crate::cli::{BackupArgs, DbCommand, RestoreArgs};
+use crate::cli::{BackupArgs, CopyArgs, DbCommand, RestoreArgs};
 use crate::error::Error;
-use crate::output::{self, BackupView, CheckReport, CheckView, RestoredView};
-use crate::store::{BackupFile, Scratch, Store};
+use crate::output::{self, BackupView, CheckReport, CheckView, CopiedView, RestoredView};
+use crate::store::{BackupFile, Location, Scratch, Store};
 
 pub fn run(ctx: &Context, cmd: DbCommand) -> Result<()> {
     match cmd {
         DbCommand::Backup(args) => backup(ctx, args),
         DbCommand::Restore(args) => restore(ctx, args),
+        DbCommand::Copy(args) => copy(ctx, args),
         DbCommand::Check => check(ctx),
     }
 }
@@ -89,6 +90,28 @@ fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
     Ok(output::show(ctx.style, ctx.msg, &view)?)
 }
 
+/// Copies every row into a new store; the source is only read.
+fn copy(ctx: &Context, args: CopyArgs) -> Result<()> {
+    let target = Location::parse(&args.to)?;
+    for warning in target.warnings() {
+        ctx.msg.warn(warning);
+    }
+    if target.has_password() {
+        ctx.msg.warn("a password in --to can be read by other users in the process list; use PGPASSWORD or ~/.pgpass");
+    }
+    let store = existing(ctx)?;
+    let snapshot = store.export()?;
+    Store::create_from(&target, &snapshot)?;
+    let copied = snapshot.read_counts();
+    let view = CopiedView::new(
+        target.to_string(),
+        copied.accounts,
+        copied.tokens,
+        copied.events,
+    );
+    Ok(output::show(ctx.style, ctx.msg, &view)?)
+}
+
 /// Whether `file` is the store's own file.
 fn is_the_store(ctx: &Context, file: &Path) -> bool {
     ctx.db.file().is_some_and(|store| same_file(file, store))
@@ -112,6 +135,7 @@ fn check(ctx: &Context) -> Result<()> {
             .map(|c| CheckView {
                 name: c.name,
                 ok: c.ok,
+                warning: c.warning,
                 detail: &c.detail,
             })
             .collect(),

@@ -19,9 +19,9 @@ use crate::ui::Messages;
 
 pub use list::show_tokens;
 pub use views::{
-    AccountList, AccountView, BackupView, ChangedView, CheckReport, CheckView, DeletedView,
-    EventList, IssuedView, RejectedView, RestoredView, RevokedView, TokenList, TokenView,
-    VerifiedView,
+    AccountList, AccountView, BackupView, ChangedView, CheckReport, CheckView, CopiedView,
+    DeletedView, EventList, IssuedView, RejectedView, RestoredView, RevokedView, TokenList,
+    TokenView, VerifiedView,
 };
 
 /// How stdout is rendered for this run.

@@ -492,6 +492,36 @@ impl View for RestoredView<'_> {
     }
 }
 
+/// `db copy`: what was copied where.
+#[derive(Serialize)]
+pub struct CopiedView {
+    /// Where the new store is.
+    copied_to: String,
+    accounts: i64,
+    tokens: i64,
+    events: i64,
+}
+
+impl CopiedView {
+    pub fn new(target: String, accounts: i64, tokens: i64, events: i64) -> CopiedView {
+        CopiedView {
+            copied_to: target,
+            accounts,
+            tokens,
+            events,
+        }
+    }
+}
+
+impl View for CopiedView {
+    fn text(&self, _: Style) -> Text {
+        Text::line(format!(
+            "copied {} accounts, {} tokens, {} events to {}",
+            self.accounts, self.tokens, self.events, self.copied_to
+        ))
+    }
+}
+
 /// `db check`: each check, and whether all passed.
 #[derive(Serialize)]
 pub struct CheckReport<'a> {
@@ -504,6 +534,9 @@ pub struct CheckReport<'a> {
 pub struct CheckView<'a> {
     pub name: &'a str,
     pub ok: bool,
+    /// Shown only when set: a warning leaves the store healthy.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub warning: bool,
     pub detail: &'a str,
 }
 
@@ -526,7 +559,11 @@ impl View for CheckReport<'_> {
             .checks
             .iter()
             .map(|c| {
-                let mark = if c.ok { "ok     " } else { "PROBLEM" };
+                let mark = match (c.ok, c.warning) {
+                    (false, _) => "PROBLEM",
+                    (true, true) => "WARNING",
+                    (true, false) => "ok     ",
+                };
                 format!("{mark} {:<11} {}", c.name, c.detail)
             })
             .collect();

@@ -18,6 +18,7 @@ mod pool;
 mod postgres;
 mod scratch;
 mod sqlite;
+pub mod transfer;
 
 pub use error::{Error, ErrorKind, Result};
 pub use location::Location;
@@ -25,6 +26,7 @@ pub use operations::{Changes, EventQuery, Queries, TokenQuery};
 pub use pool::{Pool, Use};
 pub use scratch::Scratch;
 pub use sqlite::{BackupFile, Check};
+pub use transfer::{Counts, Snapshot};
 
 use std::path::Path;
 use std::time::Duration;
@@ -123,7 +125,8 @@ impl Store {
     pub fn backup_to(&self, dest: &Path) -> anyhow::Result<()> {
         match &self.backend {
             Backend::Sqlite(s) => s.backup_to(dest),
-            Backend::Postgres(_) => Err(not_yet("db backup")),
+            // A SQLite file of one snapshot, which any store can restore.
+            Backend::Postgres(s) => sqlite::write_snapshot(dest, &s.export()?, true),
         }
     }
 
@@ -131,7 +134,7 @@ impl Store {
     pub fn check(&self) -> anyhow::Result<Vec<Check>> {
         match &self.backend {
             Backend::Sqlite(s) => s.check(),
-            Backend::Postgres(_) => Err(not_yet("db check")),
+            Backend::Postgres(s) => s.check(),
         }
     }
 
@@ -140,7 +143,40 @@ impl Store {
     pub fn restore_from(&mut self, backup: &BackupFile) -> anyhow::Result<()> {
         match &mut self.backend {
             Backend::Sqlite(s) => s.restore_from(backup),
-            Backend::Postgres(_) => Err(not_yet("db restore")),
+            Backend::Postgres(s) => {
+                let location = s.location().to_string();
+                backup
+                    .snapshot()
+                    .and_then(|rows| s.replace_with(&rows))
+                    .map_err(|e| {
+                        crate::error::Error::runtime(format!(
+                            "cannot restore {} into {location}: {e:#}; the store was not changed",
+                            backup.path().display()
+                        ))
+                        .into()
+                    })
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Every row of the store, read in one snapshot (`db copy`).
+    pub fn export(&self) -> anyhow::Result<Snapshot> {
+        match &self.backend {
+            Backend::Sqlite(s) => s.export(),
+            Backend::Postgres(s) => s.export(),
+        }
+    }
+
+    /// Creates a store at `target`, which must be empty (a SQLite path
+    /// that does not exist yet, a PostgreSQL schema without tables),
+    /// holding `snapshot`, in one transaction whose counts must agree
+    /// with the source's (`db copy`).
+    pub fn create_from(target: &Location, snapshot: &Snapshot) -> anyhow::Result<()> {
+        match target {
+            Location::Sqlite(path) => sqlite::create_from(path, snapshot),
+            Location::Postgres(target) => PgStore::create_from(target, snapshot),
         }
     }
 }

@@ -18,6 +18,7 @@ mod input_hardening;
 mod interactive;
 mod lifecycle;
 mod list;
+mod pg_db;
 mod pg_harness;
 mod pg_store;
 mod restore;

@@ -8,9 +8,11 @@
 //! `schema_version`, locked `FOR UPDATE` first in every write), so a
 //! write sees every earlier commit, as `BEGIN IMMEDIATE` gives on SQLite.
 
+mod check;
 mod queries;
 mod schema;
 pub mod tls;
+mod transfer;
 pub mod url;
 
 use std::cell::RefCell;
@@ -62,42 +64,16 @@ impl PgStore {
             let mut tx = client
                 .transaction()
                 .map_err(|e| sql_error(&store.location, e))?;
-            let fail = |e| sql_error(&store.location, e);
-            // Per database and schema: first uses of one store queue here.
-            tx.execute(
-                "SELECT pg_advisory_xact_lock(hashtext('tokenctl store ' || $1))",
-                &[&target.schema()],
-            )
-            .map_err(fail)?;
-            let exists: bool = tx
-                .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
-                    &[&target.schema()],
-                )
-                .map_err(fail)?
-                .get(0);
-            if !exists {
-                tx.batch_execute(&format!("CREATE SCHEMA {}", quoted(target.schema())))
-                    .map_err(fail)?;
-            }
+            lock_schema(&mut tx, &store.location, target)?;
             let version = match inspect(&mut tx, &store.location, target.schema())? {
                 Found::Nothing => 0,
                 Found::Store(version) => version,
             };
             // Another process may have made it while we waited our turn.
             if version < latest() {
-                for sql in schema::MIGRATIONS.iter().skip(version as usize) {
-                    tx.batch_execute(sql).map_err(fail)?;
-                }
-                let version = latest().to_string();
-                tx.execute(
-                    "INSERT INTO meta (key, value) VALUES ('application', $1), ('schema_version', $2)
-                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                    &[&schema::APPLICATION, &version.as_str()],
-                )
-                .map_err(fail)?;
+                migrate(&mut tx, &store.location, version)?;
             }
-            tx.commit().map_err(fail)?;
+            tx.commit().map_err(|e| sql_error(&store.location, e))?;
         }
         Ok(store)
     }
@@ -167,6 +143,10 @@ impl PgStore {
         Ok(value)
     }
 
+    pub fn location(&self) -> &Location {
+        &self.location
+    }
+
     /// Runs `f` on one snapshot of the store (a read-only transaction).
     pub fn read<T>(&self, f: impl FnOnce(&dyn Queries) -> anyhow::Result<T>) -> anyhow::Result<T> {
         let mut client = self.client.borrow_mut();
@@ -183,6 +163,66 @@ impl PgStore {
     }
 }
 
+/// Takes the first-use lock of the store's schema (per database and
+/// schema: first uses of one store queue here), and creates the schema if
+/// it is missing.
+fn lock_schema(
+    tx: &mut postgres::Transaction,
+    location: &Location,
+    target: &PgTarget,
+) -> anyhow::Result<()> {
+    let fail = |e| sql_error(location, e);
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('tokenctl store ' || $1))",
+        &[&target.schema()],
+    )
+    .map_err(fail)?;
+    let exists: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+            &[&target.schema()],
+        )
+        .map_err(fail)?
+        .get(0);
+    if !exists {
+        tx.batch_execute(&format!("CREATE SCHEMA {}", quoted(target.schema())))
+            .map_err(fail)?;
+    }
+    Ok(())
+}
+
+/// Brings a store at schema `version` (0: none yet) to this version's.
+fn migrate(
+    tx: &mut postgres::Transaction,
+    location: &Location,
+    version: i64,
+) -> anyhow::Result<()> {
+    let fail = |e| sql_error(location, e);
+    for sql in schema::MIGRATIONS.iter().skip(version as usize) {
+        tx.batch_execute(sql).map_err(fail)?;
+    }
+    let version = latest().to_string();
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES ('application', $1), ('schema_version', $2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        &[&schema::APPLICATION, &version.as_str()],
+    )
+    .map_err(fail)?;
+    Ok(())
+}
+
+/// How many tables (and views and the like) the schema `$1` holds.
+const TABLE_COUNT: &str = "SELECT count(*) FROM pg_class c JOIN pg_namespace n
+    ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')";
+
+/// How many tables (and views and the like) `schema` holds.
+fn table_count(
+    client: &mut impl postgres::GenericClient,
+    schema: &str,
+) -> Result<i64, postgres::Error> {
+    Ok(client.query_one(TABLE_COUNT, &[&schema])?.get(0))
+}
+
 fn latest() -> i64 {
     schema::MIGRATIONS.len() as i64
 }
@@ -195,11 +235,10 @@ fn inspect(
     schema: &str,
 ) -> anyhow::Result<Found> {
     let fail = |e| sql_error(location, e);
+    // One round trip, at every open.
     let row = client
         .query_one(
-            "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                     WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')),
-                    to_regclass(quote_ident($1) || '.meta') IS NOT NULL",
+            &format!("SELECT ({TABLE_COUNT}), to_regclass(quote_ident($1) || '.meta') IS NOT NULL"),
             &[&schema],
         )
         .map_err(fail)?;

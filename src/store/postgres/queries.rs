@@ -10,38 +10,38 @@ use crate::model::{Account, Event, Token};
 use crate::store::{Changes, Error, EventQuery, Queries, Result, TokenQuery};
 use crate::values::{AllowList, Privileges};
 
-const TOKEN_COLUMNS: &str = "t.id, t.account_id, a.name, t.name, t.secret_hash,
+pub(super) const TOKEN_COLUMNS: &str = "t.id, t.account_id, a.name, t.name, t.secret_hash,
     t.prev_secret_hash, t.prev_valid_until, t.acls::text, t.allow_ips::text, t.note,
     t.created_at, t.expires_at, t.last_used_at, t.last_used_ip, t.disabled_at, t.revoked_at";
 
-const ACCOUNT_COLUMNS: &str = "id, name, acls::text, suspended, created_at";
+pub(super) const ACCOUNT_COLUMNS: &str = "id, name, acls::text, suspended, created_at";
 
 impl<C: GenericClient> Pg<C> {
     fn fail(&self, e: postgres::Error) -> Error {
         sql_error(&self.location, e)
     }
 
-    fn opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+    pub(super) fn opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
         let mut client = self.client.borrow_mut();
         client.query_opt(sql, params).map_err(|e| self.fail(e))
     }
 
-    fn all(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+    pub(super) fn all(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
         let mut client = self.client.borrow_mut();
         client.query(sql, params).map_err(|e| self.fail(e))
     }
 
-    fn one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
+    pub(super) fn one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
         let mut client = self.client.borrow_mut();
         client.query_one(sql, params).map_err(|e| self.fail(e))
     }
 
-    fn run(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+    pub(super) fn run(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
         let mut client = self.client.borrow_mut();
         client.execute(sql, params).map_err(|e| self.fail(e))
     }
 
-    fn token(&self, row: &Row) -> Result<Token> {
+    pub(super) fn token(&self, row: &Row) -> Result<Token> {
         Ok(Token {
             id: row.get(0),
             account_id: row.get(1),
@@ -62,7 +62,7 @@ impl<C: GenericClient> Pg<C> {
         })
     }
 
-    fn account(&self, row: &Row) -> Result<Account> {
+    pub(super) fn account(&self, row: &Row) -> Result<Account> {
         Ok(Account {
             id: row.get(0),
             name: row.get(1),
@@ -403,6 +403,6 @@ impl Changes for Pg<Transaction<'_>> {
     }
 }
 
-fn to_json(list: &[String]) -> String {
+pub(super) fn to_json(list: &[String]) -> String {
     serde_json::to_string(list).unwrap_or_else(|_| "[]".into())
 }

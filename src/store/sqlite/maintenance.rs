@@ -14,6 +14,8 @@ use crate::token;
 pub struct Check {
     pub name: &'static str,
     pub ok: bool,
+    /// Worth knowing, though the store is healthy (`ok` stays true).
+    pub warning: bool,
     pub detail: String,
 }
 
@@ -54,6 +56,7 @@ impl SqliteStore {
             checks.push(Check {
                 name,
                 ok: problems.is_empty(),
+                warning: false,
                 detail: if problems.is_empty() {
                     ok_detail
                 } else {

@@ -11,10 +11,12 @@ mod queries;
 mod restore;
 mod schema;
 mod tokens;
+mod transfer;
 
 pub use maintenance::Check;
 pub use pool::SqlitePool;
 pub use restore::BackupFile;
+pub use transfer::{create_from, write_snapshot};
 
 use std::fs::{self, DirBuilder};
 use std::io;

@@ -123,6 +123,11 @@ impl BackupFile {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Every row of the backup, to write into a store of another kind.
+    pub fn snapshot(&self) -> anyhow::Result<crate::store::transfer::Snapshot> {
+        Ok(super::transfer::export(&self.conn)?)
+    }
 }
 
 fn not_a_backup(path: &Path) -> Error {

@@ -8,11 +8,12 @@ use crate::model::Token;
 use crate::store::{Error, TokenQuery};
 use crate::values::{AllowList, Privileges};
 
-const COLUMNS: &str = "t.id, t.account_id, a.name, t.name, t.secret_hash, t.prev_secret_hash,
+pub(super) const COLUMNS: &str =
+    "t.id, t.account_id, a.name, t.name, t.secret_hash, t.prev_secret_hash,
     t.prev_valid_until, t.acls, t.allow_ips, t.note, t.created_at, t.expires_at,
     t.last_used_at, t.last_used_ip, t.disabled_at, t.revoked_at";
 
-fn token_from_row(row: &Row) -> rusqlite::Result<Token> {
+pub(super) fn token_from_row(row: &Row) -> rusqlite::Result<Token> {
     Ok(Token {
         id: row.get(0)?,
         account_id: row.get(1)?,
