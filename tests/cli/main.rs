@@ -19,6 +19,7 @@ mod interactive;
 mod lifecycle;
 mod list;
 mod pg_harness;
+mod pg_serve;
 mod pg_store;
 mod restore;
 mod review_regressions;

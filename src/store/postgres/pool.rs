@@ -1,0 +1,332 @@
+//! serve's connections to a PostgreSQL store: asynchronous
+//! (tokio-postgres), so a slow database holds no HTTP worker, and few.
+//!
+//! - Lookups and health probes share a handful of reader connections,
+//!   taken in turn. tokio-postgres pipelines the queries of concurrent
+//!   requests on one connection, so none is checked out for a request,
+//!   and each still reads the token's row after its request arrived
+//!   (README, "serve": nothing stale).
+//! - Last Used has a connection of its own, for its transaction.
+//! - Each connection prepares its statements once, when it opens.
+//!
+//! Fail closed, recover alone: a connection is opened on first need, and
+//! dropped as soon as it breaks or a call on it outlasts `CALL_TIMEOUT`;
+//! the next call opens another. While the database does not answer, every
+//! call fails within `CALL_TIMEOUT` (serve answers 503), and the first
+//! call after it answers again succeeds, without a restart.
+//!
+//! Hand-made rather than a pool crate: a fixed set of shared slots, a
+//! timeout and a reconnect is all serve needs, and exactly how a broken
+//! connection is noticed and dropped is what fail-closed rests on.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Mutex;
+use tokio_postgres::{Client, Row, Statement};
+
+use super::{PgTarget, engine_words, quoted, sql_error};
+use crate::model::{Account, Found, Token};
+use crate::store::error::{Error, ErrorKind};
+use crate::store::{BUSY_TIMEOUT, Location, Use};
+use crate::values::{AllowList, Privileges};
+
+/// Connections shared by lookups and health probes.
+const READERS: usize = 4;
+/// The longest a lookup or health probe waits, connecting included.
+const CALL_TIMEOUT: Duration = Duration::from_millis(2500);
+/// The longest a connection attempt takes.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The token and its live account, in one statement: the same rows as the
+/// commands' `Queries::lookup` (the account by id, deleted or not, and
+/// shown only while live).
+const LOOKUP: &str = "SELECT t.id, t.account_id, a.name, t.name, t.secret_hash,
+        t.prev_secret_hash, t.prev_valid_until, t.acls::text, t.allow_ips::text, t.note,
+        t.created_at, t.expires_at, t.last_used_at, t.last_used_ip, t.disabled_at,
+        t.revoked_at, a.deleted_at IS NULL, a.acls::text, a.suspended, a.created_at
+    FROM tokens t JOIN accounts a ON a.id = t.account_id
+    WHERE t.id = $1";
+
+/// Every write takes the writers' row first (see `PgStore::write`).
+const LOCK: &str = "SELECT 1 FROM meta WHERE key = 'schema_version' FOR UPDATE";
+
+/// A batch of uses in one statement; a time never moves backwards, as
+/// uses from several servers may arrive late.
+const RECORD_USES: &str = "UPDATE tokens t SET last_used_at = u.at, last_used_ip = u.ip
+    FROM unnest($1::text[], $2::bigint[], $3::text[]) AS u(id, at, ip)
+    WHERE t.id = u.id AND (t.last_used_at IS NULL OR t.last_used_at <= u.at)";
+
+const PING: &str = "SELECT count(*) FROM accounts";
+
+pub struct PgPool {
+    target: PgTarget,
+    location: Location,
+    readers: Vec<Mutex<Option<Arc<Connection>>>>,
+    next: AtomicUsize,
+    writer: Mutex<Option<Connection>>,
+}
+
+/// An open connection and its prepared statements.
+struct Connection {
+    client: Client,
+    lookup: Statement,
+    lock: Statement,
+    record_uses: Statement,
+    ping: Statement,
+}
+
+impl PgPool {
+    /// Opens nothing yet: connections open on first use, inside serve's
+    /// runtime.
+    pub fn new(target: &PgTarget) -> PgPool {
+        PgPool {
+            target: target.clone(),
+            location: Location::Postgres(Box::new(target.clone())),
+            readers: (0..READERS).map(|_| Mutex::new(None)).collect(),
+            next: AtomicUsize::new(0),
+            writer: Mutex::new(None),
+        }
+    }
+
+    /// The token with this id and its live account.
+    pub async fn lookup(&self, id: &str) -> anyhow::Result<Option<Found>> {
+        let row = self
+            .on_reader(|c| async move { c.client.query_opt(&c.lookup, &[&id]).await })
+            .await?;
+        Ok(row.map(|r| self.found(&r)).transpose()?)
+    }
+
+    /// Whether the store answers a read.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        self.on_reader(|c| async move { c.client.query_one(&c.ping, &[]).await })
+            .await?;
+        Ok(())
+    }
+
+    /// Writes Last Used for each use: one statement, under the writers'
+    /// lock, ids in order.
+    pub async fn record_uses(&self, uses: Vec<Use>) -> anyhow::Result<()> {
+        let (ids, ats, ips) = newest_uses(&uses);
+        let mut slot = self.writer.lock().await;
+        // A lock held by a command is waited for (lock_timeout), then
+        // the call is given up like any other.
+        let written = tokio::time::timeout(BUSY_TIMEOUT + CALL_TIMEOUT, async {
+            if slot.is_none() {
+                *slot = Some(self.connect().await?);
+            }
+            let c = slot.as_mut().expect("just opened");
+            let tx = c.client.transaction().await.map_err(|e| self.fail(e))?;
+            tx.execute(&c.lock, &[]).await.map_err(|e| self.fail(e))?;
+            tx.execute(&c.record_uses, &[&ids, &ats, &ips])
+                .await
+                .map_err(|e| self.fail(e))?;
+            tx.commit().await.map_err(|e| self.fail(e))
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                if slot.as_ref().is_some_and(|c| c.client.is_closed()) {
+                    *slot = None;
+                }
+                Err(e.into())
+            }
+            Err(_) => {
+                *slot = None;
+                Err(self.timed_out(BUSY_TIMEOUT + CALL_TIMEOUT).into())
+            }
+        }
+    }
+
+    /// Runs `f` on the next reader connection, opening it if needed,
+    /// within `CALL_TIMEOUT`; a connection that broke or hung is dropped.
+    async fn on_reader<T, F, Fut>(&self, f: F) -> Result<T, Error>
+    where
+        F: FnOnce(Arc<Connection>) -> Fut,
+        Fut: Future<Output = Result<T, tokio_postgres::Error>>,
+    {
+        let slot = &self.readers[self.next.fetch_add(1, Ordering::Relaxed) % READERS];
+        let mut used = None;
+        let answered = tokio::time::timeout(CALL_TIMEOUT, async {
+            let connection = {
+                let mut open = slot.lock().await;
+                match &*open {
+                    Some(c) if !c.client.is_closed() => c.clone(),
+                    _ => {
+                        *open = None;
+                        let c = Arc::new(self.connect().await?);
+                        *open = Some(c.clone());
+                        c
+                    }
+                }
+            };
+            used = Some(connection.clone());
+            f(connection).await.map_err(|e| self.fail(e))
+        })
+        .await;
+        let (result, broken) = match answered {
+            Ok(result) => {
+                let closed = used.as_ref().is_some_and(|c| c.client.is_closed());
+                (result, closed)
+            }
+            // Hung: whatever it waits for, the next call tries afresh.
+            Err(_) => (Err(self.timed_out(CALL_TIMEOUT)), true),
+        };
+        if broken && let Some(used) = used {
+            let mut open = slot.lock().await;
+            if open.as_ref().is_some_and(|c| Arc::ptr_eq(c, &used)) {
+                *open = None;
+            }
+        }
+        result
+    }
+
+    /// A new connection: our schema first, commands' locks waited for as
+    /// long as on the command line, the statements prepared.
+    async fn connect(&self) -> Result<Connection, Error> {
+        let cannot = |words: String| {
+            Error::new(
+                ErrorKind::Other,
+                &self.location,
+                format!("cannot connect: {words}"),
+            )
+        };
+        let mut config = self.target.config().clone();
+        config.connect_timeout(CONNECT_TIMEOUT);
+        let connector = self.target.connector().map_err(|e| cannot(e.message))?;
+        let (client, connection) = tokio::time::timeout(CONNECT_TIMEOUT, config.connect(connector))
+            .await
+            .map_err(|_| cannot("timed out".into()))?
+            .map_err(|e| cannot(engine_words(&e)))?;
+        // Ends when the client is dropped or the server goes away; the
+        // client then reports itself closed.
+        tokio::spawn(connection);
+        client
+            .batch_execute(&format!(
+                "SET search_path TO {}; SET lock_timeout = '{}s'",
+                quoted(self.target.schema()),
+                BUSY_TIMEOUT.as_secs()
+            ))
+            .await
+            .map_err(|e| cannot(engine_words(&e)))?;
+        let prepare = |sql| client.prepare(sql);
+        let (lookup, lock, record_uses, ping) = tokio::try_join!(
+            prepare(LOOKUP),
+            prepare(LOCK),
+            prepare(RECORD_USES),
+            prepare(PING)
+        )
+        .map_err(|e| self.fail(e))?;
+        Ok(Connection {
+            client,
+            lookup,
+            lock,
+            record_uses,
+            ping,
+        })
+    }
+
+    fn fail(&self, e: tokio_postgres::Error) -> Error {
+        sql_error(&self.location, e)
+    }
+
+    fn timed_out(&self, after: Duration) -> Error {
+        let detail = format!("no answer within {} ms", after.as_millis());
+        Error::new(ErrorKind::Other, &self.location, detail)
+    }
+
+    /// A `LOOKUP` row as the token and its account while live.
+    fn found(&self, row: &Row) -> Result<Found, Error> {
+        let token = Token {
+            id: row.get(0),
+            account_id: row.get(1),
+            account: row.get(2),
+            name: row.get(3),
+            secret_hash: row.get(4),
+            prev_secret_hash: row.get(5),
+            prev_valid_until: row.get(6),
+            acls: Privileges::from_stored(self.list(row.get(7))?),
+            allow_ips: AllowList::from_stored(self.list(row.get(8))?),
+            note: row.get(9),
+            created_at: row.get(10),
+            expires_at: row.get(11),
+            last_used_at: row.get(12),
+            last_used_ip: row.get(13),
+            disabled_at: row.get(14),
+            revoked_at: row.get(15),
+        };
+        let live: bool = row.get(16);
+        let account = if live {
+            Some(Account {
+                id: token.account_id,
+                name: token.account.clone(),
+                acls: Privileges::from_stored(self.list(row.get(17))?),
+                suspended: row.get(18),
+                created_at: row.get(19),
+            })
+        } else {
+            None
+        };
+        Ok(Found { token, account })
+    }
+
+    /// A list column, from its JSON text.
+    fn list(&self, text: &str) -> Result<Vec<String>, Error> {
+        serde_json::from_str(text).map_err(|e| {
+            Error::new(
+                ErrorKind::Other,
+                &self.location,
+                format!("a stored list is not a JSON array of strings: {e}"),
+            )
+        })
+    }
+}
+
+/// The newest use of each token (the later of equal times), as the
+/// columns of `RECORD_USES`, sorted by id.
+fn newest_uses(uses: &[Use]) -> (Vec<&str>, Vec<i64>, Vec<Option<&str>>) {
+    let mut newest: BTreeMap<&str, (i64, Option<&str>)> = BTreeMap::new();
+    for u in uses {
+        let at = newest.entry(&u.id).or_insert((u.at, u.ip.as_deref()));
+        if u.at >= at.0 {
+            *at = (u.at, u.ip.as_deref());
+        }
+    }
+    let mut columns = (Vec::new(), Vec::new(), Vec::new());
+    for (id, (at, ip)) in newest {
+        columns.0.push(id);
+        columns.1.push(at);
+        columns.2.push(ip);
+    }
+    columns
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn used(id: &str, at: i64, ip: &str) -> Use {
+        Use {
+            id: id.into(),
+            at,
+            ip: Some(ip.into()),
+        }
+    }
+
+    #[test]
+    fn a_batch_keeps_the_newest_use_of_each_token_sorted_by_id() {
+        let uses = [
+            used("b", 5, "1"),
+            used("a", 7, "2"),
+            used("b", 3, "3"),
+            used("a", 7, "4"),
+        ];
+        let (ids, ats, ips) = newest_uses(&uses);
+        assert_eq!(ids, ["a", "b"]);
+        assert_eq!(ats, [7, 5]);
+        assert_eq!(ips, [Some("4"), Some("1")]);
+    }
+}
