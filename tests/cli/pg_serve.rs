@@ -70,7 +70,7 @@ fn a_token_verified_on_postgresql_is_refused_once_revoked() {
     let server = Server::start(&env, &[]);
     // The startup line names the store as every message does.
     assert!(
-        server.stderr().contains("(store postgres://"),
+        eventually(WAIT, || server.stderr().contains("(store postgres://")),
         "{}",
         server.stderr()
     );
@@ -196,8 +196,6 @@ fn an_unreachable_database_is_503_then_200_again_without_a_restart() {
     assert_eq!(server.get("/healthz", None).status, 503);
     let line = server.line(2);
     assert!(line.contains(" 503 store"), "{line}");
-    // Nothing else answers either, and the password-free location is
-    // all a warning names.
     assert_eq!(server.bearer("/verify", &token).status, 503);
 
     admin(
@@ -218,4 +216,31 @@ fn an_unreachable_database_is_503_then_200_again_without_a_restart() {
     // Still nothing stale after the reconnect.
     env.ok(&["token", "revoke", "ci", "--yes"]);
     assert_401(&server.bearer("/verify", &token));
+}
+
+#[test]
+fn connections_the_server_closed_are_replaced_without_a_refusal() {
+    let Some(env) = TestEnv::postgres() else {
+        return;
+    };
+    let name = env.pg.as_ref().unwrap().name.clone();
+    let token = env.create("ci", &[]);
+    let server = Server::start(&env, &[]);
+    // Every reader connection opened and used.
+    for _ in 0..8 {
+        assert_ok(&server.bearer("/verify", &token), "alice", "ci", &token);
+    }
+    // A server restart or an idle timeout closes them; the database
+    // itself still answers, so no request sees it.
+    admin(
+        &env,
+        &format!(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = '{name}'"
+        ),
+    );
+    for _ in 0..8 {
+        assert_ok(&server.bearer("/verify", &token), "alice", "ci", &token);
+    }
+    assert_eq!(server.get("/healthz", None).status, 200);
 }

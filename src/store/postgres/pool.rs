@@ -114,16 +114,19 @@ impl PgPool {
         // A lock held by a command is waited for (lock_timeout), then
         // the call is given up like any other.
         let written = tokio::time::timeout(BUSY_TIMEOUT + CALL_TIMEOUT, async {
-            if slot.is_none() {
-                *slot = Some(self.connect().await?);
+            loop {
+                let fresh = slot.is_none();
+                if fresh {
+                    *slot = Some(self.connect().await?);
+                }
+                let c = slot.as_mut().expect("kept or just opened");
+                match record(c, &ids, &ats, &ips).await {
+                    Ok(()) => return Ok(()),
+                    // As for readers: a kept connection closed since.
+                    Err(e) if !fresh && gone(&e, Some(c)) => *slot = None,
+                    Err(e) => return Err(self.fail(e)),
+                }
             }
-            let c = slot.as_mut().expect("just opened");
-            let tx = c.client.transaction().await.map_err(|e| self.fail(e))?;
-            tx.execute(&c.lock, &[]).await.map_err(|e| self.fail(e))?;
-            tx.execute(&c.record_uses, &[&ids, &ats, &ips])
-                .await
-                .map_err(|e| self.fail(e))?;
-            tx.commit().await.map_err(|e| self.fail(e))
         })
         .await;
         match written {
@@ -145,43 +148,68 @@ impl PgPool {
     /// within `CALL_TIMEOUT`; a connection that broke or hung is dropped.
     async fn on_reader<T, F, Fut>(&self, f: F) -> Result<T, Error>
     where
-        F: FnOnce(Arc<Connection>) -> Fut,
+        F: Fn(Arc<Connection>) -> Fut,
         Fut: Future<Output = Result<T, tokio_postgres::Error>>,
     {
         let slot = &self.readers[self.next.fetch_add(1, Ordering::Relaxed) % READERS];
         let mut used = None;
         let answered = tokio::time::timeout(CALL_TIMEOUT, async {
-            let connection = {
-                let mut open = slot.lock().await;
-                match &*open {
-                    Some(c) if !c.client.is_closed() => c.clone(),
-                    _ => {
-                        *open = None;
-                        let c = Arc::new(self.connect().await?);
-                        *open = Some(c.clone());
-                        c
+            loop {
+                let (connection, fresh) = self.reader(slot).await?;
+                used = Some(connection.clone());
+                match f(connection).await {
+                    Ok(value) => return Ok(value),
+                    // A kept connection the server has closed since (a
+                    // restart, an idle timeout): once more, on a new one.
+                    Err(e) if !fresh && gone(&e, used.as_deref()) => {
+                        self.forget(slot, &used).await;
                     }
+                    Err(e) => return Err(self.fail(e)),
                 }
-            };
-            used = Some(connection.clone());
-            f(connection).await.map_err(|e| self.fail(e))
+            }
         })
         .await;
-        let (result, broken) = match answered {
+        match answered {
             Ok(result) => {
-                let closed = used.as_ref().is_some_and(|c| c.client.is_closed());
-                (result, closed)
+                if result.is_err() && used.as_ref().is_some_and(|c| c.client.is_closed()) {
+                    self.forget(slot, &used).await;
+                }
+                result
             }
-            // Hung: whatever it waits for, the next call tries afresh.
-            Err(_) => (Err(self.timed_out(CALL_TIMEOUT)), true),
-        };
-        if broken && let Some(used) = used {
-            let mut open = slot.lock().await;
-            if open.as_ref().is_some_and(|c| Arc::ptr_eq(c, &used)) {
-                *open = None;
+            // Hung: whatever it waits for, the next call starts afresh.
+            Err(_) => {
+                self.forget(slot, &used).await;
+                Err(self.timed_out(CALL_TIMEOUT))
             }
         }
-        result
+    }
+
+    /// The slot's connection, opened first if it has none or it closed;
+    /// and whether it was just opened.
+    async fn reader(
+        &self,
+        slot: &Mutex<Option<Arc<Connection>>>,
+    ) -> Result<(Arc<Connection>, bool), Error> {
+        let mut open = slot.lock().await;
+        if let Some(c) = &*open
+            && !c.client.is_closed()
+        {
+            return Ok((c.clone(), false));
+        }
+        *open = None;
+        let c = Arc::new(self.connect().await?);
+        *open = Some(c.clone());
+        Ok((c, true))
+    }
+
+    /// Empties the slot if it still holds `used` (another call may have
+    /// replaced it already).
+    async fn forget(&self, slot: &Mutex<Option<Arc<Connection>>>, used: &Option<Arc<Connection>>) {
+        let Some(used) = used else { return };
+        let mut open = slot.lock().await;
+        if open.as_ref().is_some_and(|c| Arc::ptr_eq(c, used)) {
+            *open = None;
+        }
     }
 
     /// A new connection: our schema first, commands' locks waited for as
@@ -212,6 +240,18 @@ impl PgPool {
             ))
             .await
             .map_err(|e| cannot(engine_words(&e)))?;
+        // A standby's rows may lag the primary's: a revoke made there
+        // could still be allowed here (README, "The store on PostgreSQL").
+        let standby: bool = client
+            .query_one("SELECT pg_is_in_recovery()", &[])
+            .await
+            .map_err(|e| self.fail(e))?
+            .get(0);
+        if standby {
+            return Err(cannot(
+                "the server is a standby, whose data may be stale".into(),
+            ));
+        }
         let prepare = |sql| client.prepare(sql);
         let (lookup, lock, record_uses, ping) = tokio::try_join!(
             prepare(LOOKUP),
@@ -283,6 +323,27 @@ impl PgPool {
             )
         })
     }
+}
+
+/// Whether `e` says the connection is over: closed, or being closed by
+/// the server (`57P01` and the rest of its class: a shutdown, a terminated
+/// backend; `08`: a connection failure).
+fn gone(e: &tokio_postgres::Error, c: Option<&Connection>) -> bool {
+    let class = e.code().map(|code| &code.code()[..2]);
+    e.is_closed() || c.is_some_and(|c| c.client.is_closed()) || matches!(class, Some("57" | "08"))
+}
+
+/// The Last Used transaction: the writers' lock, then the batch.
+async fn record(
+    c: &mut Connection,
+    ids: &[&str],
+    ats: &[i64],
+    ips: &[Option<&str>],
+) -> Result<(), tokio_postgres::Error> {
+    let tx = c.client.transaction().await?;
+    tx.execute(&c.lock, &[]).await?;
+    tx.execute(&c.record_uses, &[&ids, &ats, &ips]).await?;
+    tx.commit().await
 }
 
 /// The newest use of each token (the later of equal times), as the
