@@ -3,9 +3,12 @@
 //!
 //! - Lookups and health probes share a handful of reader connections,
 //!   taken in turn. tokio-postgres pipelines the queries of concurrent
-//!   requests on one connection, so none is checked out for a request,
-//!   and each still reads the token's row after its request arrived
-//!   (README, "serve": nothing stale).
+//!   requests on one connection, so none is checked out for a request.
+//! - Lookups are batched: the requests that arrive while `READERS`
+//!   batches are in flight are read by the next one, in one statement
+//!   (`id = ANY($1)`). Each is still answered from a read sent after it
+//!   arrived (README, "serve": nothing stale), and the database does a
+//!   fraction of the work under load.
 //! - Last Used has a connection of its own, for its transaction.
 //! - Each connection prepares its statements once, when it opens.
 //!
@@ -24,7 +27,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
 use tokio_postgres::{Client, Row, Statement};
 
 use super::{PgTarget, engine_words, quoted, sql_error};
@@ -35,20 +38,22 @@ use crate::values::{AllowList, Privileges};
 
 /// Connections shared by lookups and health probes.
 const READERS: usize = 4;
+/// The most lookups read by one statement.
+const MAX_BATCH: usize = 256;
 /// The longest a lookup or health probe waits, connecting included.
 const CALL_TIMEOUT: Duration = Duration::from_millis(2500);
 /// The longest a connection attempt takes.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The token and its live account, in one statement: the same rows as the
-/// commands' `Queries::lookup` (the account by id, deleted or not, and
-/// shown only while live).
+/// Tokens and their live accounts, in one statement: for each id, the same
+/// rows as the commands' `Queries::lookup` (the account by id, deleted or
+/// not, and shown only while live).
 const LOOKUP: &str = "SELECT t.id, t.account_id, a.name, t.name, t.secret_hash,
         t.prev_secret_hash, t.prev_valid_until, t.acls::text, t.allow_ips::text, t.note,
         t.created_at, t.expires_at, t.last_used_at, t.last_used_ip, t.disabled_at,
         t.revoked_at, a.deleted_at IS NULL, a.acls::text, a.suspended, a.created_at
     FROM tokens t JOIN accounts a ON a.id = t.account_id
-    WHERE t.id = $1";
+    WHERE t.id = ANY($1)";
 
 /// Every write takes the writers' row first (see `PgStore::write`).
 const LOCK: &str = "SELECT 1 FROM meta WHERE key = 'schema_version' FOR UPDATE";
@@ -64,10 +69,17 @@ const PING: &str = "SELECT count(*) FROM accounts";
 pub struct PgPool {
     target: PgTarget,
     location: Location,
+    /// Lookups waiting for a batch; the batching task starts on first use.
+    asks: std::sync::OnceLock<mpsc::UnboundedSender<Ask>>,
+    /// One permit per batch in flight.
+    batches: Arc<Semaphore>,
     readers: Vec<Mutex<Option<Arc<Connection>>>>,
     next: AtomicUsize,
     writer: Mutex<Option<Connection>>,
 }
+
+/// A lookup waiting for its batch, and where its answer goes.
+type Ask = (String, oneshot::Sender<Result<Option<Found>, Error>>);
 
 /// An open connection and its prepared statements.
 struct Connection {
@@ -85,18 +97,77 @@ impl PgPool {
         PgPool {
             target: target.clone(),
             location: Location::Postgres(Box::new(target.clone())),
+            asks: std::sync::OnceLock::new(),
+            batches: Arc::new(Semaphore::new(READERS)),
             readers: (0..READERS).map(|_| Mutex::new(None)).collect(),
             next: AtomicUsize::new(0),
             writer: Mutex::new(None),
         }
     }
 
-    /// The token with this id and its live account.
-    pub async fn lookup(&self, id: &str) -> anyhow::Result<Option<Found>> {
-        let row = self
-            .on_reader(|c| async move { c.client.query_opt(&c.lookup, &[&id]).await })
-            .await?;
-        Ok(row.map(|r| self.found(&r)).transpose()?)
+    /// The token with this id and its live account, read in the next
+    /// batch.
+    pub async fn lookup(self: &Arc<Self>, id: &str) -> anyhow::Result<Option<Found>> {
+        let asks = self.asks.get_or_init(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(self.clone().batch(rx));
+            tx
+        });
+        let (tx, rx) = oneshot::channel();
+        asks.send((id.to_string(), tx))
+            .map_err(|_| self.timed_out(Duration::ZERO))?;
+        match tokio::time::timeout(CALL_TIMEOUT, rx).await {
+            Ok(Ok(answer)) => Ok(answer?),
+            Ok(Err(_)) | Err(_) => Err(self.timed_out(CALL_TIMEOUT).into()),
+        }
+    }
+
+    /// Takes the waiting lookups in batches, at most `READERS` in flight,
+    /// for the life of the process.
+    async fn batch(self: Arc<Self>, mut asks: mpsc::UnboundedReceiver<Ask>) {
+        loop {
+            let Ok(permit) = self.batches.clone().acquire_owned().await else {
+                return;
+            };
+            let Some(first) = asks.recv().await else {
+                return;
+            };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH
+                && let Ok(ask) = asks.try_recv()
+            {
+                batch.push(ask);
+            }
+            let pool = self.clone();
+            tokio::spawn(async move {
+                pool.answer(batch).await;
+                drop(permit);
+            });
+        }
+    }
+
+    /// Reads a batch's tokens in one statement and answers each lookup.
+    async fn answer(&self, batch: Vec<Ask>) {
+        let mut ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let ids = &ids;
+        let rows = self
+            .on_reader(|c| async move { c.client.query(&c.lookup, &[ids]).await })
+            .await;
+        let found = rows.and_then(|rows| {
+            rows.iter()
+                .map(|r| self.found(r).map(|f| (f.token.id.clone(), f)))
+                .collect::<Result<BTreeMap<_, _>, _>>()
+        });
+        for (id, tx) in batch {
+            let answer = match &found {
+                Ok(found) => Ok(found.get(&id).cloned()),
+                Err(e) => Err(Error::new(e.kind.clone(), &self.location, e.detail.clone())),
+            };
+            // A lookup given up (timed out) no longer listens.
+            let _ = tx.send(answer);
+        }
     }
 
     /// Whether the store answers a read.
