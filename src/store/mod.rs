@@ -244,10 +244,3 @@ impl Queries for Store {
         self.queries().ping()
     }
 }
-
-/// What a PostgreSQL store cannot do yet, as a one-line refusal.
-fn not_yet(what: &str) -> anyhow::Error {
-    crate::error::Error::runtime(format!("{what} is not available for PostgreSQL stores yet"))
-        .with_hint("use a SQLite store for this command")
-        .into()
-}

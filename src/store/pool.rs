@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::Location;
+use super::postgres::{PgPool, PgStore};
 use super::sqlite::{SqlitePool, SqliteStore};
 use crate::model::Found;
 
@@ -15,9 +16,11 @@ pub struct Use {
     pub ip: Option<String>,
 }
 
-/// Connections to the store, opened once for the life of the process.
+/// Connections to the store, kept for the life of the process (on
+/// PostgreSQL, reopened when they break).
 pub enum Pool {
     Sqlite(Arc<SqlitePool>),
+    Postgres(Arc<PgPool>),
 }
 
 impl Pool {
@@ -29,7 +32,10 @@ impl Pool {
                 Some(first) => Some(Pool::Sqlite(Arc::new(SqlitePool::open(first)?))),
                 None => None,
             },
-            Location::Postgres(_) => return Err(super::not_yet("serve")),
+            // Checked once like any command's (no store, not a store, a
+            // newer schema); serve's own connections open in its runtime.
+            Location::Postgres(target) => PgStore::open_existing(target)?
+                .map(|_| Pool::Postgres(Arc::new(PgPool::new(target)))),
         })
     }
 
@@ -37,6 +43,7 @@ impl Pool {
     pub async fn lookup(&self, id: &str) -> anyhow::Result<Option<Found>> {
         match self {
             Pool::Sqlite(pool) => pool.lookup(id).await,
+            Pool::Postgres(pool) => pool.lookup(id).await,
         }
     }
 
@@ -44,6 +51,7 @@ impl Pool {
     pub async fn record_uses(&self, uses: Vec<Use>) -> anyhow::Result<()> {
         match self {
             Pool::Sqlite(pool) => pool.record_uses(uses).await,
+            Pool::Postgres(pool) => pool.record_uses(uses).await,
         }
     }
 
@@ -51,6 +59,7 @@ impl Pool {
     pub async fn ping(&self) -> anyhow::Result<()> {
         match self {
             Pool::Sqlite(pool) => pool.ping().await,
+            Pool::Postgres(pool) => pool.ping().await,
         }
     }
 }

@@ -20,6 +20,7 @@ mod lifecycle;
 mod list;
 mod pg_db;
 mod pg_harness;
+mod pg_serve;
 mod pg_store;
 mod restore;
 mod review_regressions;

@@ -9,6 +9,7 @@
 //! write sees every earlier commit, as `BEGIN IMMEDIATE` gives on SQLite.
 
 mod check;
+mod pool;
 mod queries;
 mod schema;
 pub mod tls;
@@ -22,6 +23,7 @@ use postgres::{Client, IsolationLevel};
 use super::error::{Error, ErrorKind};
 use super::{BUSY_TIMEOUT, Changes, Location, Queries};
 use crate::error::Error as UserError;
+pub use pool::PgPool;
 pub use url::PgTarget;
 
 /// A connection (`Pg<Client>`, the store) or one of its transactions
