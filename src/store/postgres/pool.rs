@@ -30,11 +30,12 @@ use std::time::Duration;
 use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
 use tokio_postgres::{Client, Row, Statement};
 
+use super::queries::{list_from_text, token_from_row};
 use super::{PgTarget, engine_words, quoted, sql_error};
-use crate::model::{Account, Found, Token};
+use crate::model::{Account, Found};
 use crate::store::error::{Error, ErrorKind};
 use crate::store::{BUSY_TIMEOUT, Location, Use};
-use crate::values::{AllowList, Privileges};
+use crate::values::Privileges;
 
 /// Connections shared by lookups and health probes.
 const READERS: usize = 4;
@@ -351,24 +352,7 @@ impl PgPool {
 
     /// A `LOOKUP` row as the token and its account while live.
     fn found(&self, row: &Row) -> Result<Found, Error> {
-        let token = Token {
-            id: row.get(0),
-            account_id: row.get(1),
-            account: row.get(2),
-            name: row.get(3),
-            secret_hash: row.get(4),
-            prev_secret_hash: row.get(5),
-            prev_valid_until: row.get(6),
-            acls: Privileges::from_stored(self.list(row.get(7))?),
-            allow_ips: AllowList::from_stored(self.list(row.get(8))?),
-            note: row.get(9),
-            created_at: row.get(10),
-            expires_at: row.get(11),
-            last_used_at: row.get(12),
-            last_used_ip: row.get(13),
-            disabled_at: row.get(14),
-            revoked_at: row.get(15),
-        };
+        let token = token_from_row(row, &self.location)?;
         let live: bool = row.get(16);
         let account = if live {
             Some(Account {
@@ -386,13 +370,7 @@ impl PgPool {
 
     /// A list column, from its JSON text.
     fn list(&self, text: &str) -> Result<Vec<String>, Error> {
-        serde_json::from_str(text).map_err(|e| {
-            Error::new(
-                ErrorKind::Other,
-                &self.location,
-                format!("a stored list is not a JSON array of strings: {e}"),
-            )
-        })
+        list_from_text(text, &self.location)
     }
 }
 

@@ -7,6 +7,7 @@ use postgres::{GenericClient, Row, Transaction};
 
 use super::{Pg, sql_error};
 use crate::model::{Account, Event, Token};
+use crate::store::Location;
 use crate::store::{Changes, Error, EventQuery, Queries, Result, TokenQuery};
 use crate::values::{AllowList, Privileges};
 
@@ -42,24 +43,7 @@ impl<C: GenericClient> Pg<C> {
     }
 
     pub(super) fn token(&self, row: &Row) -> Result<Token> {
-        Ok(Token {
-            id: row.get(0),
-            account_id: row.get(1),
-            account: row.get(2),
-            name: row.get(3),
-            secret_hash: row.get(4),
-            prev_secret_hash: row.get(5),
-            prev_valid_until: row.get(6),
-            acls: Privileges::from_stored(self.list(row.get(7))?),
-            allow_ips: AllowList::from_stored(self.list(row.get(8))?),
-            note: row.get(9),
-            created_at: row.get(10),
-            expires_at: row.get(11),
-            last_used_at: row.get(12),
-            last_used_ip: row.get(13),
-            disabled_at: row.get(14),
-            revoked_at: row.get(15),
-        })
+        token_from_row(row, &self.location)
     }
 
     pub(super) fn account(&self, row: &Row) -> Result<Account> {
@@ -72,15 +56,8 @@ impl<C: GenericClient> Pg<C> {
         })
     }
 
-    /// A list column, from its JSON text.
     fn list(&self, text: &str) -> Result<Vec<String>> {
-        serde_json::from_str(text).map_err(|e| {
-            Error::new(
-                crate::store::ErrorKind::Other,
-                &self.location,
-                format!("a stored list is not a JSON array of strings: {e}"),
-            )
-        })
+        list_from_text(text, &self.location)
     }
 
     fn strings(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<String>> {
@@ -401,6 +378,40 @@ impl Changes for Pg<Transaction<'_>> {
         )
         .map(drop)
     }
+}
+
+/// A row of `TOKEN_COLUMNS` (first) as a token.
+pub(super) fn token_from_row(row: &Row, location: &Location) -> Result<Token> {
+    let list = |i| list_from_text(row.get(i), location);
+    Ok(Token {
+        id: row.get(0),
+        account_id: row.get(1),
+        account: row.get(2),
+        name: row.get(3),
+        secret_hash: row.get(4),
+        prev_secret_hash: row.get(5),
+        prev_valid_until: row.get(6),
+        acls: Privileges::from_stored(list(7)?),
+        allow_ips: AllowList::from_stored(list(8)?),
+        note: row.get(9),
+        created_at: row.get(10),
+        expires_at: row.get(11),
+        last_used_at: row.get(12),
+        last_used_ip: row.get(13),
+        disabled_at: row.get(14),
+        revoked_at: row.get(15),
+    })
+}
+
+/// A list column, from its JSON text.
+pub(super) fn list_from_text(text: &str, location: &Location) -> Result<Vec<String>> {
+    serde_json::from_str(text).map_err(|e| {
+        Error::new(
+            crate::store::ErrorKind::Other,
+            location,
+            format!("a stored list is not a JSON array of strings: {e}"),
+        )
+    })
 }
 
 pub(super) fn to_json(list: &[String]) -> String {

@@ -2,9 +2,9 @@
 //! what is at the path, whether it is private, whether an empty file may
 //! become a store.
 
-use std::fs;
+use std::fs::{self, DirBuilder};
 use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::Error;
@@ -130,6 +130,20 @@ pub(super) fn check_adoptable(path: &Path) -> anyhow::Result<()> {
     ))
     .with_hint("remove it, or point --db (or TOKENCTL_DB) at a new path in a private folder")
     .into())
+}
+
+/// Creates the missing folders above a new store's `path`, each 0700.
+pub(super) fn create_folders(path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| {
+                Error::runtime(format!("cannot create the folder {}: {e}", dir.display()))
+            })?;
+    }
+    Ok(())
 }
 
 /// Refuses a store that other users can read or write: its hashes and

@@ -18,9 +18,8 @@ pub use pool::SqlitePool;
 pub use restore::BackupFile;
 pub use transfer::{create_from, write_snapshot};
 
-use std::fs::{self, DirBuilder};
+use std::fs;
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 use anyhow::Context;
@@ -314,15 +313,7 @@ impl SqliteStore {
 /// Processes that race to create it never see each other's half-made
 /// store; the losers discard theirs and open the winner's.
 fn create_store(path: &Path) -> anyhow::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| {
-                UserError::runtime(format!("cannot create the folder {}: {e}", dir.display()))
-            })?;
-    }
+    files::create_folders(path)?;
     let cannot = |e: &dyn std::fmt::Display| {
         UserError::runtime(format!("cannot create the store {}: {e}", path.display()))
     };

@@ -1,14 +1,13 @@
 //! Whole stores read and written row for row (`db copy`, and backups of
 //! a PostgreSQL store), into a SQLite file made for them.
 
-use std::fs::{self, DirBuilder};
+use std::fs;
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::{SqliteStore, from_json, sql_error, to_json, tokens};
+use super::{SqliteStore, files, from_json, sql_error, to_json, tokens};
 use crate::error::Error as UserError;
 use crate::model::{Account, Event};
 use crate::store::transfer::{AccountRecord, Counts, EventRecord, Snapshot, not_empty};
@@ -211,15 +210,7 @@ pub fn create_from(path: &Path, snapshot: &Snapshot) -> anyhow::Result<()> {
     if fs::symlink_metadata(path).is_ok() {
         return Err(not_empty(&target, "the file exists"));
     }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| {
-                UserError::runtime(format!("cannot create the folder {}: {e}", dir.display()))
-            })?;
-    }
+    files::create_folders(path)?;
     let cannot = |e: &dyn std::fmt::Display| {
         UserError::runtime(format!("cannot create the store {}: {e}", path.display()))
     };
