@@ -125,14 +125,7 @@ impl PgStore {
     ) -> anyhow::Result<T> {
         let location = &self.location;
         let mut client = self.client.borrow_mut();
-        let mut tx = client.transaction().map_err(|e| sql_error(location, e))?;
-        // One row, always there: `query_one` fails if it were not, rather
-        // than letting writers run unserialised.
-        tx.query_one(
-            "SELECT 1 FROM meta WHERE key = 'schema_version' FOR UPDATE",
-            &[],
-        )
-        .map_err(|e| sql_error(location, e))?;
+        let tx = begin_write(&mut client, location)?;
         let tx = Pg {
             client: RefCell::new(tx),
             location: location.clone(),
@@ -223,6 +216,22 @@ fn table_count(
     schema: &str,
 ) -> Result<i64, postgres::Error> {
     Ok(client.query_one(TABLE_COUNT, &[&schema])?.get(0))
+}
+
+/// A transaction holding the writers' lock: the one row every write locks
+/// first. `query_one` fails if the row were missing, rather than letting
+/// writers run unserialised.
+fn begin_write<'c>(
+    client: &'c mut Client,
+    location: &Location,
+) -> anyhow::Result<postgres::Transaction<'c>> {
+    let mut tx = client.transaction().map_err(|e| sql_error(location, e))?;
+    tx.query_one(
+        "SELECT 1 FROM meta WHERE key = 'schema_version' FOR UPDATE",
+        &[],
+    )
+    .map_err(|e| sql_error(location, e))?;
+    Ok(tx)
 }
 
 fn latest() -> i64 {

@@ -255,12 +255,7 @@ impl PgStore {
     pub fn replace_with(&mut self, snapshot: &Snapshot) -> anyhow::Result<()> {
         let location = &self.location;
         let mut client = self.client.borrow_mut();
-        let mut tx = client.transaction().map_err(|e| sql_error(location, e))?;
-        tx.execute(
-            "SELECT 1 FROM meta WHERE key = 'schema_version' FOR UPDATE",
-            &[],
-        )
-        .map_err(|e| sql_error(location, e))?;
+        let tx = super::begin_write(&mut client, location)?;
         let tx = Pg {
             client: std::cell::RefCell::new(tx),
             location: location.clone(),

@@ -129,29 +129,30 @@ pub(super) fn live_name_taken(
 }
 
 pub(super) fn insert_token(conn: &Connection, t: &Token) -> rusqlite::Result<()> {
-    conn.execute(
+    // Cached: a copy inserts every token of a store through it.
+    conn.prepare_cached(
         "INSERT INTO tokens (id, account_id, name, secret_hash, prev_secret_hash,
              prev_valid_until, acls, allow_ips, note, created_at, expires_at,
              last_used_at, last_used_ip, disabled_at, revoked_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-        params![
-            t.id,
-            t.account_id,
-            t.name,
-            t.secret_hash,
-            t.prev_secret_hash,
-            t.prev_valid_until,
-            to_json(t.acls.as_slice()),
-            to_json(t.allow_ips.entries()),
-            t.note,
-            t.created_at,
-            t.expires_at,
-            t.last_used_at,
-            t.last_used_ip,
-            t.disabled_at,
-            t.revoked_at
-        ],
-    )?;
+    )?
+    .execute(params![
+        t.id,
+        t.account_id,
+        t.name,
+        t.secret_hash,
+        t.prev_secret_hash,
+        t.prev_valid_until,
+        to_json(t.acls.as_slice()),
+        to_json(t.allow_ips.entries()),
+        t.note,
+        t.created_at,
+        t.expires_at,
+        t.last_used_at,
+        t.last_used_ip,
+        t.disabled_at,
+        t.revoked_at
+    ])?;
     Ok(())
 }
 

@@ -120,30 +120,8 @@ fn import(conn: &Connection, s: &Snapshot) -> rusqlite::Result<()> {
             r.deleted_at
         ])?;
     }
-    let mut insert = conn.prepare(
-        "INSERT INTO tokens (id, account_id, name, secret_hash, prev_secret_hash,
-             prev_valid_until, acls, allow_ips, note, created_at, expires_at, last_used_at,
-             last_used_ip, disabled_at, revoked_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-    )?;
     for t in &s.tokens {
-        insert.execute(params![
-            t.id,
-            t.account_id,
-            t.name,
-            t.secret_hash,
-            t.prev_secret_hash,
-            t.prev_valid_until,
-            to_json(t.acls.as_slice()),
-            to_json(t.allow_ips.entries()),
-            t.note,
-            t.created_at,
-            t.expires_at,
-            t.last_used_at,
-            t.last_used_ip,
-            t.disabled_at,
-            t.revoked_at
-        ])?;
+        tokens::insert_token(conn, t)?;
     }
     let mut insert = conn.prepare(
         "INSERT INTO events (id, at, actor, action, account_id, account, token_id, token_name,
