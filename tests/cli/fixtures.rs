@@ -8,10 +8,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use rusqlite::params;
 use serde_json::Value;
 
-use crate::common::TestEnv;
+use crate::common::{TestEnv, quote};
 
 pub const DAY: i64 = 86_400;
 
@@ -42,13 +41,10 @@ pub fn now() -> i64 {
 /// Sets a time column of the live token `name` (tokenctl itself has no
 /// clock override: tests move stored times instead).
 pub fn set(env: &TestEnv, name: &str, column: &str, value: i64) {
-    let n = env
-        .sql()
-        .execute(
-            &format!("UPDATE tokens SET {column} = ?1 WHERE name = ?2 AND revoked_at IS NULL"),
-            rusqlite::params![value, name],
-        )
-        .expect("update");
+    let n = env.sql_execute(&format!(
+        "UPDATE tokens SET {column} = {value} WHERE name = {} AND revoked_at IS NULL",
+        quote(name)
+    ));
     assert_eq!(n, 1, "no live token named {name}");
 }
 
@@ -68,29 +64,26 @@ pub fn stderr(out: &Output) -> String {
 /// Adds an account with SQL, without the command's checks or audit event.
 /// `acls` is the JSON text stored, e.g. `["read","write"]`.
 pub fn add_account(env: &TestEnv, name: &str, acls: &str) {
-    env.sql()
-        .execute(
-            "INSERT INTO accounts(name, acls, created_at) VALUES (?1, ?2, 0)",
-            params![name, acls],
-        )
-        .expect("insert account");
+    env.sql_execute(&format!(
+        "INSERT INTO accounts(name, acls, created_at) VALUES ({}, {}, 0)",
+        quote(name),
+        quote(acls)
+    ));
 }
 
 pub fn suspend_account(env: &TestEnv, name: &str) {
-    env.sql()
-        .execute("UPDATE accounts SET suspended = 1 WHERE name = ?1", [name])
-        .expect("suspend account");
+    env.sql_execute(&format!(
+        "UPDATE accounts SET suspended = true WHERE name = {}",
+        quote(name)
+    ));
 }
 
 /// Runs `UPDATE tokens SET <set> WHERE name = <name>` on live tokens.
 pub fn set_token(env: &TestEnv, name: &str, set: &str) {
-    let n = env
-        .sql()
-        .execute(
-            &format!("UPDATE tokens SET {set} WHERE name = ?1 AND revoked_at IS NULL"),
-            [name],
-        )
-        .expect("update token");
+    let n = env.sql_execute(&format!(
+        "UPDATE tokens SET {set} WHERE name = {} AND revoked_at IS NULL",
+        quote(name)
+    ));
     assert!(n >= 1, "no live token named {name} to update");
 }
 

@@ -2,7 +2,10 @@
 
 use serde_json::{Value, json};
 
-use crate::common::{TestEnv, contains};
+use rstest::rstest;
+
+use crate::common::{Backend, Postgres, Sqlite, TestEnv, contains};
+use crate::fixtures::now;
 
 fn verdict(env: &TestEnv, token: &str) -> String {
     let out = env.verify(token, &["-o", "json"]);
@@ -19,9 +22,11 @@ fn verdict(env: &TestEnv, token: &str) -> String {
     }
 }
 
-#[test]
-fn rotate_without_grace_stops_the_old_secret_at_once() {
-    let env = TestEnv::new();
+#[rstest]
+fn rotate_without_grace_stops_the_old_secret_at_once(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let old = env.create(
         "deploy",
         &["--acl", "read", "--expires", "30d", "--note", "n"],
@@ -39,9 +44,11 @@ fn rotate_without_grace_stops_the_old_secret_at_once() {
     assert_eq!(verdict(&env, &new), "valid");
 }
 
-#[test]
-fn rotate_prints_like_create() {
-    let env = TestEnv::new();
+#[rstest]
+fn rotate_prints_like_create(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("deploy", &[]);
     let v = env.json(&["token", "rotate", "deploy"]);
     let token = v["token"].as_str().unwrap();
@@ -52,9 +59,11 @@ fn rotate_prints_like_create() {
     assert_eq!(stdout.lines().count(), 1, "bare token when piped: {stdout}");
 }
 
-#[test]
-fn grace_keeps_the_old_secret_until_it_ends() {
-    let env = TestEnv::new();
+#[rstest]
+fn grace_keeps_the_old_secret_until_it_ends(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let first = env.create("deploy", &[]);
     let second = env
         .ok(&["token", "rotate", "deploy", "--grace", "1h"])
@@ -64,19 +73,19 @@ fn grace_keeps_the_old_secret_until_it_ends() {
     assert_eq!(verdict(&env, &second), "valid");
 
     // End the grace by moving its end into the past (no clock override).
-    env.sql()
-        .execute(
-            "UPDATE tokens SET prev_valid_until = strftime('%s','now') - 1",
-            [],
-        )
-        .unwrap();
+    env.sql_execute(&format!(
+        "UPDATE tokens SET prev_valid_until = {}",
+        now() - 1
+    ));
     assert_eq!(verdict(&env, &first), "unknown");
     assert_eq!(verdict(&env, &second), "valid");
 }
 
-#[test]
-fn rotating_again_ends_the_earlier_grace() {
-    let env = TestEnv::new();
+#[rstest]
+fn rotating_again_ends_the_earlier_grace(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let first = env.create("deploy", &[]);
     let second = env
         .ok(&["token", "rotate", "deploy", "--grace", "1h"])
@@ -91,23 +100,23 @@ fn rotating_again_ends_the_earlier_grace() {
     assert_eq!(verdict(&env, &third), "valid");
 }
 
-#[test]
-fn grace_never_runs_past_expiry() {
-    let env = TestEnv::new();
+#[rstest]
+fn grace_never_runs_past_expiry(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("deploy", &["--expires", "2h"]);
     env.ok(&["token", "rotate", "deploy", "--grace", "30d"]);
-    let (until, expires): (i64, i64) = env
-        .sql()
-        .query_row("SELECT prev_valid_until, expires_at FROM tokens", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .unwrap();
-    assert_eq!(until, expires);
+    let rows = env.sql_rows("SELECT prev_valid_until, expires_at FROM tokens");
+    assert!(rows[0][0].is_some());
+    assert_eq!(rows[0][0], rows[0][1]);
 }
 
-#[test]
-fn rotate_refusals() {
-    let env = TestEnv::new();
+#[rstest]
+fn rotate_refusals(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("deploy", &[]);
     let before = env.snapshot();
     env.fails(&["token", "rotate", "deploy", "--grace", "31d"], 2);
@@ -127,9 +136,11 @@ fn rotate_refusals() {
     assert_eq!(env.snapshot(), before);
 }
 
-#[test]
-fn disable_and_enable() {
-    let env = TestEnv::new();
+#[rstest]
+fn disable_and_enable(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let a = env.create("a", &[]);
     let b = env.create("b", &[]);
     let out = env.json(&["token", "disable", "a", "b"]);
@@ -153,9 +164,13 @@ fn disable_and_enable() {
     assert_eq!(verdict(&env, &b), "disabled");
 }
 
-#[test]
-fn audit_records_a_realistic_sequence_without_secrets() {
-    let env = TestEnv::new();
+#[rstest]
+fn audit_records_a_realistic_sequence_without_secrets(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("deploy", &["--acl", "read,write"]);
     let rotated = env.ok(&["token", "rotate", "deploy"]).trim().to_string();
     env.ok(&[
@@ -228,9 +243,11 @@ fn audit_records_a_realistic_sequence_without_secrets() {
     assert!(!text.contains("argon2"));
 }
 
-#[test]
-fn audit_filters() {
-    let env = TestEnv::new();
+#[rstest]
+fn audit_filters(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "bob", "--acl", "read"]);
     env.create("a", &[]);
     env.create("b", &[]);
@@ -275,9 +292,7 @@ fn audit_filters() {
     );
 
     // Move every event a day back; --since 1h then sees only new ones.
-    env.sql()
-        .execute("UPDATE events SET at = at - 86400", [])
-        .unwrap();
+    env.sql_execute("UPDATE events SET at = at - 86400");
     env.ok(&["token", "enable", "a"]);
     let recent = env.json(&["audit", "--since", "1h"]);
     assert_eq!(recent.as_array().unwrap().len(), 1);
@@ -291,9 +306,11 @@ fn audit_filters() {
     env.fails(&["audit", "--limit", "-1"], 2);
 }
 
-#[test]
-fn audit_history_survives_an_account_rename() {
-    let env = TestEnv::new();
+#[rstest]
+fn audit_history_survives_an_account_rename(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "bob", "--acl", "read"]);
     env.create("c", &["-u", "bob"]);
     env.ok(&["account", "edit", "bob", "--new-name", "robert"]);
@@ -307,9 +324,11 @@ fn audit_history_survives_an_account_rename() {
     assert_eq!(actions, ["account-add", "create", "account-edit"]);
 }
 
-#[test]
-fn audit_actor_names_the_sudo_caller() {
-    let env = TestEnv::new();
+#[rstest]
+fn audit_actor_names_the_sudo_caller(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.cmd(&["token", "create", "x"])
         .env("SUDO_USER", "carol")
         .assert()
@@ -319,28 +338,36 @@ fn audit_actor_names_the_sudo_caller() {
     assert!(actor.contains("carol"), "{actor}");
 }
 
-#[test]
-fn audit_on_a_missing_store_is_empty_and_creates_nothing() {
-    let env = TestEnv::new();
+#[rstest]
+fn audit_on_a_missing_store_is_empty_and_creates_nothing(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     assert_eq!(env.json(&["audit"]), json!([]));
-    assert!(!env.db.exists());
+    assert!(!env.has_store());
 }
 
-#[test]
-fn notes_are_one_line_without_control_characters() {
-    let env = TestEnv::new();
+#[rstest]
+fn notes_are_one_line_without_control_characters(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.fails(&["token", "create", "x", "--note", "a\nb"], 2);
     env.fails(&["token", "create", "x", "--note", "\u{1b}[31mred"], 2);
-    assert!(!env.db.exists());
+    assert!(!env.has_store());
     env.create("x", &["--note", "runner 4"]);
     let before = env.snapshot();
     env.fails(&["token", "edit", "x", "--note", "\u{7}"], 2);
     assert_eq!(env.snapshot(), before);
 }
 
-#[test]
-fn empty_environment_variables_read_as_unset() {
-    let env = TestEnv::new();
+#[rstest]
+fn empty_environment_variables_read_as_unset(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("x", &[]);
     let out = env
         .cmd(&["token", "list", "-o", "json"])
@@ -360,9 +387,13 @@ fn empty_environment_variables_read_as_unset() {
     assert!(out.status.success(), "{out:?}");
 }
 
-#[test]
-fn audit_finds_any_accounts_token_by_id_with_all_accounts() {
-    let env = TestEnv::new();
+#[rstest]
+fn audit_finds_any_accounts_token_by_id_with_all_accounts(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "bob", "--acl", "read"]);
     let bobs = env.json(&["-u", "bob", "token", "create", "b"]);
     let id = bobs["id"].as_str().unwrap();
@@ -372,6 +403,7 @@ fn audit_finds_any_accounts_token_by_id_with_all_accounts() {
     assert_eq!(events[0]["account"], "bob");
 }
 
+/// About the store's file: SQLite only.
 #[test]
 fn backup_refuses_to_overwrite_the_store_itself() {
     let env = TestEnv::new();
@@ -385,9 +417,13 @@ fn backup_refuses_to_overwrite_the_store_itself() {
     assert_eq!(env.snapshot(), before);
 }
 
-#[test]
-fn dry_run_table_has_an_account_column_only_for_all_accounts() {
-    let env = TestEnv::new();
+#[rstest]
+fn dry_run_table_has_an_account_column_only_for_all_accounts(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("x", &[]);
     let mine = env.ok(&["token", "revoke-all", "--dry-run"]);
     assert!(!mine.contains("Account"), "{mine}");

@@ -5,6 +5,10 @@
 
 pub mod checks;
 pub mod pg;
+pub mod stores;
+
+pub use stores::Backend::{self, Postgres, Sqlite};
+pub use stores::quote;
 
 use std::path::{Path, PathBuf};
 
@@ -125,50 +129,14 @@ impl TestEnv {
 
     /// A direct connection to the store, for checks and for moving stored
     /// times into the past (tokenctl itself has no clock override).
+    /// SQLite only: a test that runs on both stores uses `sql_rows`,
+    /// `sql_execute` and `sql_value`.
     pub fn sql(&self) -> Connection {
+        assert!(
+            self.pg.is_none(),
+            "sql() is for a SQLite store; use sql_rows"
+        );
         Connection::open(&self.db).expect("open store")
-    }
-
-    /// Every byte of the store's files: main, -wal and -shm.
-    pub fn store_bytes(&self) -> Vec<u8> {
-        let mut all = Vec::new();
-        for suffix in ["", "-wal", "-shm"] {
-            let path = PathBuf::from(format!("{}{suffix}", self.db.display()));
-            if let Ok(bytes) = std::fs::read(&path) {
-                all.extend(bytes);
-            }
-        }
-        all
-    }
-
-    /// A fingerprint of the store's logical content, to show a refused
-    /// command changed nothing.
-    pub fn snapshot(&self) -> String {
-        if !self.db.exists() {
-            return "no store".into();
-        }
-        let conn = self.sql();
-        let mut out = String::new();
-        for table in ["meta", "accounts", "tokens", "events"] {
-            let mut stmt = conn
-                .prepare(&format!("SELECT * FROM {table} ORDER BY 1"))
-                .expect("prepare");
-            let columns = stmt.column_count();
-            let rows = stmt
-                .query_map([], |row| {
-                    let mut line = Vec::new();
-                    for i in 0..columns {
-                        let v: rusqlite::types::Value = row.get(i)?;
-                        line.push(format!("{v:?}"));
-                    }
-                    Ok(line.join("|"))
-                })
-                .expect("query");
-            for row in rows {
-                out.push_str(&format!("{table}: {}\n", row.expect("row")));
-            }
-        }
-        out
     }
 }
 
