@@ -133,6 +133,12 @@ pub enum Command {
     /// SIGTERM, SIGINT or SIGHUP stops it: idle connections close at once,
     /// requests in flight finish (10 s at most), pending Last Used times are
     /// written, exit 0.
+    ///
+    /// On a PostgreSQL store, run one serve on each web server: a change
+    /// made from any machine is refused by all of them on their next
+    /// request. It answers 503 while the database does not answer, and
+    /// again as usual within 5 s of it answering, without a restart; it
+    /// refuses a standby (README, "Many servers").
     Serve(ServeArgs),
     /// Print the shell completion script (it completes names from the store)
     ///

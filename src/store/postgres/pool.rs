@@ -313,7 +313,7 @@ impl PgPool {
             .await
             .map_err(|e| cannot(engine_words(&e)))?;
         // A standby's rows may lag the primary's: a revoke made there
-        // could still be allowed here (README, "The store on PostgreSQL").
+        // could still be allowed here (README, "Many servers").
         let standby: bool = client
             .query_one("SELECT pg_is_in_recovery()", &[])
             .await
