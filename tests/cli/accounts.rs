@@ -2,7 +2,9 @@
 
 use serde_json::{Value, json};
 
-use crate::common::TestEnv;
+use rstest::rstest;
+
+use crate::common::{Backend, Postgres, Sqlite, TestEnv};
 
 fn account(env: &TestEnv, name: &str) -> Value {
     env.json(&["account", "show", name])
@@ -18,9 +20,11 @@ fn reason(env: &TestEnv, token: &str, extra: &[&str]) -> String {
     v["reason"].as_str().unwrap().to_string()
 }
 
-#[test]
-fn add_list_show_with_the_spec_json_object() {
-    let env = TestEnv::new();
+#[rstest]
+fn add_list_show_with_the_spec_json_object(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let added = env.json(&[
         "account",
         "add",
@@ -59,18 +63,24 @@ fn add_list_show_with_the_spec_json_object() {
     );
 }
 
-#[test]
-fn adding_yourself_first_uses_the_privileges_asked_for() {
-    let env = TestEnv::new();
+#[rstest]
+fn adding_yourself_first_uses_the_privileges_asked_for(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "alice", "--acl", "read"]);
     assert_eq!(account(&env, "alice")["acls"], json!(["read"]));
     let list = env.json(&["account", "list"]);
     assert_eq!(list.as_array().unwrap().len(), 1);
 }
 
-#[test]
-fn add_refusals() {
-    let env = TestEnv::new();
+#[rstest]
+fn add_refusals(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "bob", "--acl", "read"]);
     let before = env.snapshot();
     env.fails(&["account", "add", "carol"], 2);
@@ -90,16 +100,20 @@ fn add_refusals() {
     ]);
 }
 
-#[test]
-fn a_refused_add_on_a_fresh_store_bootstraps_nothing() {
-    let env = TestEnv::new();
+#[rstest]
+fn a_refused_add_on_a_fresh_store_bootstraps_nothing(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.fails(&["account", "add", "bob", "--acl", "BAD"], 2);
-    assert!(!env.db.exists(), "a refused command created the store");
+    assert!(!env.has_store(), "a refused command created the store");
 }
 
-#[test]
-fn any_user_of_the_store_administers_accounts() {
-    let env = TestEnv::new();
+#[rstest]
+fn any_user_of_the_store_administers_accounts(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "bob", "--acl", "read"]);
     // dave has no account, but can write the store.
     env.ok(&["-u", "dave", "account", "add", "carol", "--acl", "read"]);
@@ -110,9 +124,11 @@ fn any_user_of_the_store_administers_accounts() {
     assert!(err.contains("tokenctl account add"), "{err}");
 }
 
-#[test]
-fn unknown_accounts_are_not_found() {
-    let env = TestEnv::new();
+#[rstest]
+fn unknown_accounts_are_not_found(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     // No store yet: a read finds nothing; a change is an error naming the
     // path (a mistyped --db must show).
     env.fails(&["account", "show", "nobody"], 3);
@@ -120,7 +136,7 @@ fn unknown_accounts_are_not_found() {
         env.fails(&["account", cmd, "nobody", "--yes"], 1);
     }
     env.fails(&["account", "edit", "nobody", "--add-acl", "x"], 1);
-    assert!(!env.db.exists());
+    assert!(!env.has_store());
     env.ok(&["account", "add", "bob", "--acl", "read"]);
     for cmd in ["show", "suspend", "unsuspend", "delete"] {
         env.fails(&["account", cmd, "nobody", "--yes"], 3);
@@ -128,9 +144,11 @@ fn unknown_accounts_are_not_found() {
     env.fails(&["account", "edit", "nobody", "--add-acl", "x"], 3);
 }
 
-#[test]
-fn token_privileges_stay_within_the_account() {
-    let env = TestEnv::new();
+#[rstest]
+fn token_privileges_stay_within_the_account(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "bob", "--acl", "read,write"]);
     let t = env.json(&["-u", "bob", "token", "create", "a"]);
     assert_eq!(
@@ -161,9 +179,13 @@ fn token_privileges_stay_within_the_account() {
     env.ok(&["-u", "bob", "token", "create", "b", "--acl", "read"]);
 }
 
-#[test]
-fn narrowing_and_widening_an_account_acts_on_its_tokens_at_once() {
-    let env = TestEnv::new();
+#[rstest]
+fn narrowing_and_widening_an_account_acts_on_its_tokens_at_once(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "bob", "--acl", "read,write"]);
     let token = env.create("ci", &["-u", "bob"]);
     assert!(env.verify(&token, &["--acl", "write"]).status.success());
@@ -191,9 +213,11 @@ fn narrowing_and_widening_an_account_acts_on_its_tokens_at_once() {
     assert_eq!(reason(&env, &token, &["--acl", "read"]), "forbidden");
 }
 
-#[test]
-fn account_edit_refusals() {
-    let env = TestEnv::new();
+#[rstest]
+fn account_edit_refusals(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "bob", "--acl", "read"]);
     env.ok(&["account", "add", "carol", "--acl", "read"]);
     let before = env.snapshot();
@@ -204,9 +228,13 @@ fn account_edit_refusals() {
     assert_eq!(env.snapshot(), before);
 }
 
-#[test]
-fn suspending_stops_tokens_and_creation_until_unsuspended() {
-    let env = TestEnv::new();
+#[rstest]
+fn suspending_stops_tokens_and_creation_until_unsuspended(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "bob", "--acl", "read"]);
     let token = env.create("ci", &["-u", "bob"]);
 
@@ -228,9 +256,13 @@ fn suspending_stops_tokens_and_creation_until_unsuspended() {
     env.ok(&["-u", "bob", "token", "create", "other"]);
 }
 
-#[test]
-fn renaming_keeps_tokens_working_and_verify_reports_the_new_name() {
-    let env = TestEnv::new();
+#[rstest]
+fn renaming_keeps_tokens_working_and_verify_reports_the_new_name(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "bob", "--acl", "read"]);
     let token = env.create("ci", &["-u", "bob"]);
     env.ok(&["account", "edit", "bob", "--new-name", "robert"]);
@@ -244,9 +276,13 @@ fn renaming_keeps_tokens_working_and_verify_reports_the_new_name() {
     env.fails(&["account", "show", "bob"], 3);
 }
 
-#[test]
-fn deleting_needs_confirmation_and_revokes_every_token_in_one_go() {
-    let env = TestEnv::new();
+#[rstest]
+fn deleting_needs_confirmation_and_revokes_every_token_in_one_go(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "bob", "--acl", "read"]);
     let a = env.create("a", &["-u", "bob"]);
     let b = env.create("b", &["-u", "bob"]);
@@ -268,22 +304,23 @@ fn deleting_needs_confirmation_and_revokes_every_token_in_one_go() {
     assert_eq!(all.as_array().unwrap().len(), 2);
 }
 
-#[test]
-fn every_account_change_is_in_the_events_table() {
-    let env = TestEnv::new();
+#[rstest]
+fn every_account_change_is_in_the_events_table(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "bob", "--acl", "read"]);
     env.ok(&["account", "edit", "bob", "--add-acl", "write"]);
     env.ok(&["account", "suspend", "bob"]);
     env.ok(&["account", "unsuspend", "bob"]);
     env.ok(&["account", "delete", "bob", "--yes"]);
-    let conn = env.sql();
-    let mut stmt = conn
-        .prepare("SELECT action, account, actor FROM events ORDER BY id")
-        .unwrap();
-    let rows: Vec<(String, String, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
+    let rows: Vec<(String, String, String)> = env
+        .sql_rows("SELECT action, account, actor FROM events ORDER BY id")
+        .into_iter()
+        .map(|r| match &r[..] {
+            [Some(a), Some(acc), Some(actor)] => (a.clone(), acc.clone(), actor.clone()),
+            _ => panic!("a NULL in {r:?}"),
+        })
         .collect();
     let actions: Vec<(&str, &str)> = rows
         .iter()
@@ -304,9 +341,11 @@ fn every_account_change_is_in_the_events_table() {
     assert!(rows.iter().all(|(_, _, actor)| !actor.is_empty()));
 }
 
-#[test]
-fn verify_reports_what_the_token_may_do_now() {
-    let env = TestEnv::new();
+#[rstest]
+fn verify_reports_what_the_token_may_do_now(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "bob", "--acl", "all"]);
     let token = env.create("ci", &["-u", "bob"]);
     let verdict = |env: &TestEnv| -> Value {
@@ -320,9 +359,11 @@ fn verify_reports_what_the_token_may_do_now() {
     assert_eq!(verdict(&env)["acls"], json!(["read"]));
 }
 
-#[test]
-fn a_suspended_account_cannot_rotate_its_tokens() {
-    let env = TestEnv::new();
+#[rstest]
+fn a_suspended_account_cannot_rotate_its_tokens(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "bob", "--acl", "read"]);
     env.create("ci", &["-u", "bob"]);
     env.ok(&["account", "suspend", "bob"]);
@@ -332,14 +373,18 @@ fn a_suspended_account_cannot_rotate_its_tokens() {
     assert_eq!(env.snapshot(), before);
 }
 
-#[test]
-fn account_add_with_a_bad_acting_user_creates_no_store() {
-    let env = TestEnv::new();
+#[rstest]
+fn account_add_with_a_bad_acting_user_creates_no_store(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let out = env
         .cmd(&["account", "add", "bob", "--acl", "read"])
         .env("USER", "bad name")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(!env.db.exists());
+    assert!(!env.has_store());
 }

@@ -3,7 +3,9 @@
 
 use serde_json::Value;
 
-use crate::common::TestEnv;
+use rstest::rstest;
+
+use crate::common::{Backend, Postgres, Sqlite, TestEnv, quote};
 use crate::fixtures::*;
 
 const COLUMNS: [&str; 6] = ["Name", "Created", "Expires", "Last Used", "ACLs", "Status"];
@@ -25,6 +27,15 @@ fn table_names(env: &TestEnv, extra: &[&str]) -> Vec<String> {
     rows[1..].iter().map(|r| r[name_col].clone()).collect()
 }
 
+/// Asserts no store was made: no SQLite file, companion or folder; no
+/// PostgreSQL schema.
+fn assert_nothing_created(env: &TestEnv) {
+    match env.backend() {
+        Sqlite => assert_no_store(env),
+        Postgres => assert!(!env.has_store(), "a store was created"),
+    }
+}
+
 /// Local time as tables show it.
 fn is_table_time(s: &str) -> bool {
     let b = s.as_bytes();
@@ -37,9 +48,11 @@ fn is_table_time(s: &str) -> bool {
         })
 }
 
-#[test]
-fn table_columns_in_order() {
-    let env = TestEnv::new();
+#[rstest]
+fn table_columns_in_order(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("deploy", &["--acl", "read,write"]);
     let rows = table_rows(&env.ok(&["token", "list"]));
     assert_eq!(rows.len(), 2, "{rows:?}");
@@ -53,9 +66,11 @@ fn table_columns_in_order() {
     assert_eq!(row[5], "active");
 }
 
-#[test]
-fn all_accounts_adds_the_account_column_first() {
-    let env = TestEnv::new();
+#[rstest]
+fn all_accounts_adds_the_account_column_first(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("mine", &[]);
     add_account(&env, "bob", r#"["read"]"#);
     env.create("his", &["-u", "bob"]);
@@ -87,9 +102,11 @@ fn all_accounts_adds_the_account_column_first() {
     assert_eq!(accounts, vec!["bob", "alice"]);
 }
 
-#[test]
-fn never_is_shown_for_no_expiry_and_no_use() {
-    let env = TestEnv::new();
+#[rstest]
+fn never_is_shown_for_no_expiry_and_no_use(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("forever", &["--expires", "never"]);
     let rows = table_rows(&env.ok(&["token", "list"]));
     assert_eq!(rows[1][2], "never", "Expires: {rows:?}");
@@ -100,9 +117,11 @@ fn never_is_shown_for_no_expiry_and_no_use() {
     assert_eq!(rows[1][2], "never");
 }
 
-#[test]
-fn table_times_are_local_time() {
-    let env = TestEnv::new();
+#[rstest]
+fn table_times_are_local_time(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("t", &["--expires", "never"]);
     // 2026-11-23T22:10:05Z
     set_token(&env, "t", "created_at = 1795471805");
@@ -121,9 +140,11 @@ fn table_times_are_local_time() {
     assert_eq!(t[0]["created"], "2026-11-23T22:10:05Z");
 }
 
-#[test]
-fn sorted_by_name_in_byte_order() {
-    let env = TestEnv::new();
+#[rstest]
+fn sorted_by_name_in_byte_order(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     for name in ["b", "B", "a", "A", "_u", "-d", "9", "aa", "Ab"] {
         // `--` so that a name starting with `-` is not read as a flag.
         env.ok(&["token", "create", "--", name]);
@@ -133,26 +154,27 @@ fn sorted_by_name_in_byte_order() {
     assert_eq!(list_names(&env, &[]), expected);
 }
 
-#[test]
-fn same_names_sort_by_account_then_created() {
-    let env = TestEnv::new();
+#[rstest]
+fn same_names_sort_by_account_then_created(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let old = env.create("same", &[]);
     env.ok(&["token", "revoke", "same", "--yes"]);
     let live = env.create("same", &[]);
     add_account(&env, "bob", r#"["all"]"#);
     let bobs = env.create("same", &["-u", "bob"]);
     let n = now();
-    let conn = env.sql();
     for (id, created) in [
         (id_of(&live), n - 2000),
         (id_of(&old), n - 1000),
         (id_of(&bobs), n - 5000),
     ] {
-        conn.execute(
-            "UPDATE tokens SET created_at = ?1 WHERE id = ?2",
-            rusqlite::params![created, id],
-        )
-        .expect("update");
+        let changed = env.sql_execute(&format!(
+            "UPDATE tokens SET created_at = {created} WHERE id = {}",
+            quote(&id)
+        ));
+        assert_eq!(changed, 1);
     }
     let list = env.json(&["token", "list", "--all", "--all-accounts"]);
     let ids: Vec<&str> = list
@@ -164,9 +186,11 @@ fn same_names_sort_by_account_then_created() {
     assert_eq!(ids, vec![id_of(&live), id_of(&old), id_of(&bobs)]);
 }
 
-#[test]
-fn search_is_a_case_insensitive_substring() {
-    let env = TestEnv::new();
+#[rstest]
+fn search_is_a_case_insensitive_substring(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     for name in ["deploy", "my-DEPLOY-2", "Deployer", "other", "dep"] {
         env.create(name, &[]);
     }
@@ -184,9 +208,11 @@ fn search_is_a_case_insensitive_substring() {
     assert_eq!(list_names(&env, &["--search", "de*"]), Vec::<String>::new());
 }
 
-#[test]
-fn all_includes_revoked_tokens() {
-    let env = TestEnv::new();
+#[rstest]
+fn all_includes_revoked_tokens(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("kept", &[]);
     env.create("gone", &[]);
     env.ok(&["token", "revoke", "gone", "--yes"]);
@@ -200,9 +226,11 @@ fn all_includes_revoked_tokens() {
     assert_eq!(rows[1][5], "revoked");
 }
 
-#[test]
-fn statuses_active_disabled_expired_revoked() {
-    let env = TestEnv::new();
+#[rstest]
+fn statuses_active_disabled_expired_revoked(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     for name in ["act", "dis", "exp", "rev", "dis-exp", "rev-dis"] {
         env.create(name, &[]);
     }
@@ -254,14 +282,18 @@ fn statuses_active_disabled_expired_revoked() {
     );
 }
 
-#[test]
-fn missing_store_is_an_empty_list_and_creates_nothing() {
-    let env = TestEnv::new();
+#[rstest]
+fn missing_store_is_an_empty_list_and_creates_nothing(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let out = run(&env, &["token", "list"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "");
     assert!(stderr(&out).contains("no tokens"), "{}", stderr(&out));
-    assert_no_store(&env);
+    assert_nothing_created(&env);
     let out = run(&env, &["token", "list", "-o", "json"]);
     assert_eq!(out.status.code(), Some(0));
     let v: Value = serde_json::from_slice(&out.stdout).expect("json");
@@ -277,12 +309,14 @@ fn missing_store_is_an_empty_list_and_creates_nothing() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
         assert_eq!(stdout(&out), "");
     }
-    assert_no_store(&env);
+    assert_nothing_created(&env);
 }
 
-#[test]
-fn empty_list_on_a_store_prints_nothing_on_stdout() {
-    let env = TestEnv::new();
+#[rstest]
+fn empty_list_on_a_store_prints_nothing_on_stdout(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("x", &[]);
     let out = run(&env, &["token", "list", "--search", "nothing-like-it"]);
     assert_eq!(out.status.code(), Some(0));
@@ -294,17 +328,21 @@ fn empty_list_on_a_store_prints_nothing_on_stdout() {
     );
 }
 
-#[test]
-fn unknown_account_after_bootstrap_is_exit_3() {
-    let env = TestEnv::new();
+#[rstest]
+fn unknown_account_after_bootstrap_is_exit_3(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("x", &[]);
     let err = env.fails(&["-u", "nobody", "token", "list"], 3);
     assert!(err.contains("nobody"), "{err}");
 }
 
-#[test]
-fn json_list_objects_have_every_field_in_table_order() {
-    let env = TestEnv::new();
+#[rstest]
+fn json_list_objects_have_every_field_in_table_order(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("b", &["--note", "nb", "--allow-ip", "192.0.2.0/24"]);
     env.create("a", &["--expires", "never", "--acl", "read"]);
     let list = env.json(&["token", "list"]);
@@ -327,9 +365,10 @@ fn json_list_objects_have_every_field_in_table_order() {
 
 // ---- the filters shared with revoke-all ----
 
-/// A store with tokens in every situation the filters distinguish.
-fn filter_fixture() -> TestEnv {
-    let env = TestEnv::new();
+/// A store on `backend` with tokens in every situation the filters
+/// distinguish; `None` when that store is not available.
+fn filter_fixture(backend: Backend) -> Option<TestEnv> {
+    let env = TestEnv::on(backend)?;
     for name in [
         "ci-old",
         "ci-used",
@@ -384,7 +423,7 @@ fn filter_fixture() -> TestEnv {
         &format!("created_at = {}, expires_at = {}", n - 200 * DAY, n - 1),
     );
     env.ok(&["token", "revoke", "ci-rev", "--yes"]);
-    env
+    Some(env)
 }
 
 /// `list FILTERS` shows exactly `expected`, in order, and exactly what
@@ -407,9 +446,11 @@ fn check_filter(env: &TestEnv, filters: &[&str], expected: &[&str]) {
     assert_eq!(dry["would_revoke"], listed.len());
 }
 
-#[test]
-fn expired_filter() {
-    let env = filter_fixture();
+#[rstest]
+fn expired_filter(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = filter_fixture(backend) else {
+        return;
+    };
     check_filter(&env, &["--expired"], &["ci-exp"]);
     check_filter(
         &env,
@@ -419,9 +460,11 @@ fn expired_filter() {
     check_filter(&env, &["--expired", "--match", "web*"], &[]);
 }
 
-#[test]
-fn unused_for_filter() {
-    let env = filter_fixture();
+#[rstest]
+fn unused_for_filter(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = filter_fixture(backend) else {
+        return;
+    };
     check_filter(
         &env,
         &["--unused-for", "90d"],
@@ -446,9 +489,13 @@ fn unused_for_filter() {
     check_filter(&env, &["--unused-for", "2y"], &[]);
 }
 
-#[test]
-fn match_filter_is_a_case_sensitive_glob_on_the_whole_name() {
-    let env = filter_fixture();
+#[rstest]
+fn match_filter_is_a_case_sensitive_glob_on_the_whole_name(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = filter_fixture(backend) else {
+        return;
+    };
     check_filter(
         &env,
         &["--match", "ci-*"],
@@ -517,9 +564,11 @@ fn match_filter_is_a_case_sensitive_glob_on_the_whole_name() {
     );
 }
 
-#[test]
-fn no_filter_dry_run_equals_the_live_list() {
-    let env = filter_fixture();
+#[rstest]
+fn no_filter_dry_run_equals_the_live_list(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = filter_fixture(backend) else {
+        return;
+    };
     check_filter(
         &env,
         &[],
@@ -554,9 +603,11 @@ fn no_filter_dry_run_equals_the_live_list() {
     );
 }
 
-#[test]
-fn bad_filter_values_are_exit_2() {
-    let env = TestEnv::new();
+#[rstest]
+fn bad_filter_values_are_exit_2(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("x", &[]);
     for args in [
         vec!["--unused-for", "0"],
