@@ -6,6 +6,9 @@
 //! privileges in the query, the trusted-proxy rules, the log lines, the
 //! metrics, "nothing stale" after each kind of change to a cached token,
 //! Last Used, and the shutdown on SIGTERM.
+//!
+//! Each test runs on SQLite and on PostgreSQL; what only PostgreSQL has
+//! (a database down then back, a standby, two servers) is in `pg_serve.rs`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
