@@ -6,6 +6,9 @@
 //! privileges in the query, the trusted-proxy rules, the log lines, the
 //! metrics, "nothing stale" after each kind of change to a cached token,
 //! Last Used, and the shutdown on SIGTERM.
+//!
+//! Each test runs on SQLite and on PostgreSQL; what only PostgreSQL has
+//! (a database down then back, a standby, two servers) is in `pg_serve.rs`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -18,7 +21,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
-use crate::common::TestEnv;
+use rstest::rstest;
+
+use crate::common::{Backend, Postgres, Sqlite, TestEnv};
 use crate::fixtures::now;
 use crate::verify::{forge, id_part, secret_part};
 
@@ -352,17 +357,23 @@ fn ip_in(line: &str) -> &str {
 
 // --- start and stop --------------------------------------------------------
 
-#[test]
-fn a_missing_store_is_exit_1_and_creates_nothing() {
-    let env = TestEnv::new();
+#[rstest]
+fn a_missing_store_is_exit_1_and_creates_nothing(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let err = env.fails(&["serve", "--listen", "127.0.0.1:0"], 1);
     assert!(err.contains("no store at"), "{err}");
-    assert!(!env.db.exists(), "serve created a store");
+    assert!(!env.has_store(), "serve created a store");
 }
 
-#[test]
-fn a_bad_trust_proxy_is_exit_2_and_a_busy_port_exit_1() {
-    let env = TestEnv::new();
+#[rstest]
+fn a_bad_trust_proxy_is_exit_2_and_a_busy_port_exit_1(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("ci", &[]);
     env.fails(
         &["serve", "--listen", "127.0.0.1:0", "--trust-proxy", "nope"],
@@ -374,9 +385,11 @@ fn a_bad_trust_proxy_is_exit_2_and_a_busy_port_exit_1() {
     assert!(err.contains("cannot listen"), "{err}");
 }
 
-#[test]
-fn sigterm_finishes_flushes_last_used_and_exits_0() {
-    let env = TestEnv::new();
+#[rstest]
+fn sigterm_finishes_flushes_last_used_and_exits_0(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("ci", &[]);
     let mut server = Server::start(&env, &[]);
     // An idle keep-alive connection must not hold the shutdown up.
@@ -402,10 +415,12 @@ fn sigterm_finishes_flushes_last_used_and_exits_0() {
     assert!((now() - used).abs() < 60, "{shown}");
 }
 
-#[test]
-fn sigterm_lets_in_flight_requests_finish() {
+#[rstest]
+fn sigterm_lets_in_flight_requests_finish(#[values(Sqlite, Postgres)] backend: Backend) {
     const N: usize = 8;
-    let env = TestEnv::new();
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let tokens: Vec<String> = (0..N).map(|i| env.create(&format!("t{i}"), &[])).collect();
     let mut server = Server::start(&env, &[]);
     // Uncached: each needs argon2, one per core at a time, so the last
@@ -442,9 +457,11 @@ fn sigterm_lets_in_flight_requests_finish() {
     }
 }
 
-#[test]
-fn last_used_is_recorded_while_serving() {
-    let env = TestEnv::new();
+#[rstest]
+fn last_used_is_recorded_while_serving(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("ci", &[]);
     let server = Server::start(&env, &[]);
     assert!(show(&env, "ci")["last_used"].is_null());
@@ -469,9 +486,11 @@ fn last_used_is_recorded_while_serving() {
 
 // --- the Authorization header -----------------------------------------------
 
-#[test]
-fn bearer_answers_200_with_the_token_identity() {
-    let env = TestEnv::new();
+#[rstest]
+fn bearer_answers_200_with_the_token_identity(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("ci", &[]);
     let server = Server::start(&env, &[]);
     let r = server.bearer("/verify", &token);
@@ -487,9 +506,11 @@ fn bearer_answers_200_with_the_token_identity() {
     );
 }
 
-#[test]
-fn scheme_names_are_case_insensitive() {
-    let env = TestEnv::new();
+#[rstest]
+fn scheme_names_are_case_insensitive(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("ci", &[]);
     let server = Server::start(&env, &[]);
     let b64 = STANDARD.encode(format!("alice:{token}"));
@@ -509,9 +530,13 @@ fn scheme_names_are_case_insensitive() {
     }
 }
 
-#[test]
-fn basic_password_is_the_token_and_a_user_must_be_its_account() {
-    let env = TestEnv::new();
+#[rstest]
+fn basic_password_is_the_token_and_a_user_must_be_its_account(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "bob", "--acl", "read"]);
     let token = env.create("ci", &[]);
     let server = Server::start(&env, &[]);
@@ -545,9 +570,11 @@ fn basic_password_is_the_token_and_a_user_must_be_its_account() {
     assert_eq!(got, expected);
 }
 
-#[test]
-fn the_tokenctl_scheme_names_the_account() {
-    let env = TestEnv::new();
+#[rstest]
+fn the_tokenctl_scheme_names_the_account(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "bob", "--acl", "read"]);
     let token = env.create("ci", &[]);
     let bobs = env.create("ci", &["-u", "bob"]);
@@ -573,9 +600,11 @@ fn the_tokenctl_scheme_names_the_account() {
     assert_eq!(got, ["ok", "ok", "account", "account", "malformed"]);
 }
 
-#[test]
-fn privileges_come_from_the_query_in_either_form() {
-    let env = TestEnv::new();
+#[rstest]
+fn privileges_come_from_the_query_in_either_form(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("ci", &["--acl", "deploy,read"]);
     let all = env.create("root", &[]);
     let server = Server::start(&env, &[]);
@@ -621,9 +650,13 @@ fn privileges_come_from_the_query_in_either_form() {
     );
 }
 
-#[test]
-fn every_refusal_is_401_with_www_authenticate_and_a_bare_body() {
-    let env = TestEnv::new();
+#[rstest]
+fn every_refusal_is_401_with_www_authenticate_and_a_bare_body(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "bob", "--acl", "read"]);
     let good = env.create("good", &[]);
     let revoked = env.create("revoked", &[]);
@@ -631,12 +664,10 @@ fn every_refusal_is_401_with_www_authenticate_and_a_bare_body() {
     let disabled = env.create("disabled", &[]);
     env.ok(&["token", "disable", "disabled"]);
     let expired = env.create("expired", &[]);
-    env.sql()
-        .execute(
-            "UPDATE tokens SET expires_at = ?1 WHERE name = 'expired'",
-            [now() - 10],
-        )
-        .unwrap();
+    env.sql_execute(&format!(
+        "UPDATE tokens SET expires_at = {} WHERE name = 'expired'",
+        now() - 10
+    ));
     let fenced = env.create("fenced", &["--allow-ip", "10.0.0.0/8"]);
     let suspended = env.create("ci", &["-u", "bob"]);
     env.ok(&["account", "suspend", "bob"]);
@@ -697,9 +728,11 @@ fn every_refusal_is_401_with_www_authenticate_and_a_bare_body() {
     assert_ok(&server.bearer("/verify", &good), "alice", "good", &good);
 }
 
-#[test]
-fn head_and_post_work_like_get() {
-    let env = TestEnv::new();
+#[rstest]
+fn head_and_post_work_like_get(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("ci", &["--acl", "read"]);
     let server = Server::start(&env, &[]);
     let auth = format!("Bearer {token}");
@@ -737,9 +770,11 @@ fn head_and_post_work_like_get() {
     assert_eq!(methods, ["HEAD", "HEAD", "HEAD", "POST", "POST"]);
 }
 
-#[test]
-fn healthz_and_prometheus_metrics() {
-    let env = TestEnv::new();
+#[rstest]
+fn healthz_and_prometheus_metrics(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("ci", &["--acl", "read"]);
     let server = Server::start(&env, &[]);
     let r = server.get("/healthz", None);
@@ -804,9 +839,13 @@ fn healthz_and_prometheus_metrics() {
 
 // --- the client's address ---------------------------------------------------
 
-#[test]
-fn a_trusted_proxy_forwarded_for_is_walked_right_to_left() {
-    let env = TestEnv::new();
+#[rstest]
+fn a_trusted_proxy_forwarded_for_is_walked_right_to_left(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("ci", &["--allow-ip", "203.0.113.0/24"]);
     let server = Server::start(&env, &["--trust-proxy", "127.0.0.1"]);
     let auth = format!("Bearer {token}");
@@ -878,9 +917,13 @@ fn a_trusted_proxy_forwarded_for_is_walked_right_to_left() {
     );
 }
 
-#[test]
-fn without_trust_proxy_forwarding_headers_are_ignored() {
-    let env = TestEnv::new();
+#[rstest]
+fn without_trust_proxy_forwarding_headers_are_ignored(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let fenced = env.create("fenced", &["--allow-ip", "203.0.113.0/24"]);
     let local = env.create("local", &["--allow-ip", "127.0.0.1"]);
     let server = Server::start(&env, &[]);
@@ -919,9 +962,11 @@ fn without_trust_proxy_forwarding_headers_are_ignored() {
 
 // --- the log ---------------------------------------------------------------
 
-#[test]
-fn one_log_line_per_request_and_never_the_token() {
-    let env = TestEnv::new();
+#[rstest]
+fn one_log_line_per_request_and_never_the_token(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "bob", "--acl", "read"]);
     let token = env.create("ci", &["--acl", "read"]);
     let revoked = env.create("old", &[]);
@@ -998,9 +1043,11 @@ fn cached(server: &Server, token: &str, target: &str) {
     );
 }
 
-#[test]
-fn revoking_a_cached_token_takes_effect_at_once() {
-    let env = TestEnv::new();
+#[rstest]
+fn revoking_a_cached_token_takes_effect_at_once(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("ci", &[]);
     let server = Server::start(&env, &[]);
     cached(&server, &token, "/verify");
@@ -1009,9 +1056,13 @@ fn revoking_a_cached_token_takes_effect_at_once() {
     assert_eq!(label(&server.line(3)), "revoked");
 }
 
-#[test]
-fn disabling_a_cached_token_takes_effect_at_once_and_enabling_restores_it() {
-    let env = TestEnv::new();
+#[rstest]
+fn disabling_a_cached_token_takes_effect_at_once_and_enabling_restores_it(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("ci", &[]);
     let server = Server::start(&env, &[]);
     cached(&server, &token, "/verify");
@@ -1022,9 +1073,13 @@ fn disabling_a_cached_token_takes_effect_at_once_and_enabling_restores_it() {
     assert_ok(&server.bearer("/verify", &token), "alice", "ci", &token);
 }
 
-#[test]
-fn rotating_a_cached_token_without_grace_takes_effect_at_once() {
-    let env = TestEnv::new();
+#[rstest]
+fn rotating_a_cached_token_without_grace_takes_effect_at_once(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let old = env.create("ci", &[]);
     let server = Server::start(&env, &[]);
     cached(&server, &old, "/verify");
@@ -1037,9 +1092,13 @@ fn rotating_a_cached_token_without_grace_takes_effect_at_once() {
     assert_401(&server.bearer("/verify", &old));
 }
 
-#[test]
-fn a_cached_previous_secret_stops_when_the_grace_ends() {
-    let env = TestEnv::new();
+#[rstest]
+fn a_cached_previous_secret_stops_when_the_grace_ends(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let old = env.create("ci", &[]);
     let server = Server::start(&env, &[]);
     cached(&server, &old, "/verify");
@@ -1053,21 +1112,22 @@ fn a_cached_previous_secret_stops_when_the_grace_ends() {
     assert_eq!(server.metric("tokenctl_cache_hits_total"), hits + 1.0);
     assert_ok(&server.bearer("/verify", &new), "alice", "ci", &new);
     // The grace ends (moved into the past: there is no clock override).
-    let n = env
-        .sql()
-        .execute(
-            "UPDATE tokens SET prev_valid_until = ?1 WHERE name = 'ci'",
-            [now() - 1],
-        )
-        .unwrap();
+    let n = env.sql_execute(&format!(
+        "UPDATE tokens SET prev_valid_until = {} WHERE name = 'ci'",
+        now() - 1
+    ));
     assert_eq!(n, 1);
     assert_401(&server.bearer("/verify", &old));
     assert_ok(&server.bearer("/verify", &new), "alice", "ci", &new);
 }
 
-#[test]
-fn suspending_the_account_of_a_cached_token_takes_effect_at_once() {
-    let env = TestEnv::new();
+#[rstest]
+fn suspending_the_account_of_a_cached_token_takes_effect_at_once(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "bob", "--acl", "read"]);
     let token = env.create("ci", &["-u", "bob"]);
     let server = Server::start(&env, &[]);
@@ -1082,9 +1142,13 @@ fn suspending_the_account_of_a_cached_token_takes_effect_at_once() {
     assert_401(&server.bearer("/verify", &token));
 }
 
-#[test]
-fn narrowing_the_account_privileges_takes_effect_at_once() {
-    let env = TestEnv::new();
+#[rstest]
+fn narrowing_the_account_privileges_takes_effect_at_once(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.ok(&["account", "add", "bob", "--acl", "deploy,read"]);
     let token = env.create("ci", &["-u", "bob", "--acl", "deploy,read"]);
     let server = Server::start(&env, &[]);
@@ -1120,27 +1184,30 @@ fn narrowing_the_account_privileges_takes_effect_at_once() {
     );
 }
 
-#[test]
-fn expiry_of_a_cached_token_takes_effect_at_once() {
-    let env = TestEnv::new();
+#[rstest]
+fn expiry_of_a_cached_token_takes_effect_at_once(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("ci", &[]);
     let server = Server::start(&env, &[]);
     cached(&server, &token, "/verify");
-    let n = env
-        .sql()
-        .execute(
-            "UPDATE tokens SET expires_at = ?1 WHERE name = 'ci'",
-            [now() - 1],
-        )
-        .unwrap();
+    let n = env.sql_execute(&format!(
+        "UPDATE tokens SET expires_at = {} WHERE name = 'ci'",
+        now() - 1
+    ));
     assert_eq!(n, 1);
     assert_401(&server.bearer("/verify", &token));
     assert_eq!(label(&server.line(3)), "expired");
 }
 
-#[test]
-fn an_allow_list_added_to_a_cached_token_takes_effect_at_once() {
-    let env = TestEnv::new();
+#[rstest]
+fn an_allow_list_added_to_a_cached_token_takes_effect_at_once(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("ci", &[]);
     let server = Server::start(&env, &[]);
     cached(&server, &token, "/verify");
@@ -1153,9 +1220,13 @@ fn an_allow_list_added_to_a_cached_token_takes_effect_at_once() {
 
 // --- argon2 is bounded ----------------------------------------------------------
 
-#[test]
-fn an_id_that_keeps_failing_cools_down_but_its_cached_token_still_works() {
-    let env = TestEnv::new();
+#[rstest]
+fn an_id_that_keeps_failing_cools_down_but_its_cached_token_still_works(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("ci", &[]);
     let server = Server::start(&env, &[]);
     cached(&server, &token, "/verify");
@@ -1185,10 +1256,14 @@ fn an_id_that_keeps_failing_cools_down_but_its_cached_token_still_works() {
     assert_eq!(label(&lines[31]), "cooldown");
 }
 
-#[test]
-fn a_flood_beyond_the_argon2_queue_gets_503_and_cached_tokens_still_pass() {
+#[rstest]
+fn a_flood_beyond_the_argon2_queue_gets_503_and_cached_tokens_still_pass(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
     const FLOOD: usize = 120;
-    let env = TestEnv::new();
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("ci", &[]);
     let target = env.create("target", &[]);
     let server = Server::start(&env, &[]);
@@ -1233,12 +1308,14 @@ fn a_flood_beyond_the_argon2_queue_gets_503_and_cached_tokens_still_pass() {
     assert_eq!(r.status, 200);
 }
 
-#[test]
-fn a_store_restored_with_db_restore_is_read_at_once() {
-    // Moving a backup over the store under a running serve is not a
+#[rstest]
+fn a_store_restored_with_db_restore_is_read_at_once(#[values(Sqlite, Postgres)] backend: Backend) {
+    // Moving a backup over a SQLite store under a running serve is not a
     // restore (serve's open -wal was replayed over it); `db restore`
-    // writes the backup into the live store instead.
-    let env = TestEnv::new();
+    // writes the backup into the live store instead, on either kind.
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let a = env.create("a", &[]);
     let backup = env.dir.path().join("backup.db");
     env.ok(&["db", "backup", crate::common::path_str(&backup)]);
@@ -1265,9 +1342,13 @@ fn a_store_restored_with_db_restore_is_read_at_once() {
     env.ok(&["db", "check"]);
 }
 
-#[test]
-fn a_stalled_client_does_not_keep_the_server_from_stopping() {
-    let env = TestEnv::new();
+#[rstest]
+fn a_stalled_client_does_not_keep_the_server_from_stopping(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("web", &[]);
     let mut server = Server::start(&env, &[]);
     assert_eq!(server.bearer("/verify", &token).status, 200);
@@ -1281,10 +1362,12 @@ fn a_stalled_client_does_not_keep_the_server_from_stopping() {
     drop(stalled);
 }
 
-#[test]
-fn a_client_too_slow_with_its_headers_is_cut_off() {
+#[rstest]
+fn a_client_too_slow_with_its_headers_is_cut_off(#[values(Sqlite, Postgres)] backend: Backend) {
     use std::io::{Read, Write};
-    let env = TestEnv::new();
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("web", &[]);
     let server = Server::start(&env, &[]);
     // Half a request, never finished: the server closes the connection

@@ -11,7 +11,9 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::TestEnv;
+use rstest::rstest;
+
+use crate::common::{Backend, Postgres, Sqlite, TestEnv};
 use crate::serve::{Response, Server, parse_response, raw_request};
 use crate::verify::{forge, id_part};
 
@@ -69,9 +71,13 @@ fn wrong(token: &str, n: usize) -> String {
 
 // --- the client's address through a trusted proxy ---------------------------
 
-#[test]
-fn an_unreadable_forwarding_header_makes_the_address_unknown() {
-    let env = TestEnv::new();
+#[rstest]
+fn an_unreadable_forwarding_header_makes_the_address_unknown(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let fenced = env.create("fenced", &["--allow-ip", "203.0.113.0/24"]);
     let local = env.create("local", &["--allow-ip", "127.0.0.1"]);
     let open = env.create("open", &[]);
@@ -140,10 +146,14 @@ fn an_unreadable_forwarding_header_makes_the_address_unknown() {
 
 // --- the cool-down ------------------------------------------------------------
 
-#[test]
-fn a_stale_client_retrying_the_old_secret_does_not_lock_out_the_new_one() {
+#[rstest]
+fn a_stale_client_retrying_the_old_secret_does_not_lock_out_the_new_one(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
     const STALE_FIRST: usize = 15;
-    let env = TestEnv::new();
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let old = env.create("ci", &[]);
     let new = env
         .ok(&["token", "rotate", "ci", "--grace", "0"])
@@ -189,9 +199,13 @@ fn a_stale_client_retrying_the_old_secret_does_not_lock_out_the_new_one() {
     assert!(refusals.iter().all(|l| l.contains(&id)), "{refusals:?}");
 }
 
-#[test]
-fn new_wrong_secrets_still_start_a_cool_down_named_in_the_log() {
-    let env = TestEnv::new();
+#[rstest]
+fn new_wrong_secrets_still_start_a_cool_down_named_in_the_log(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("ci", &[]);
     let server = Server::start(&env, &[]);
     for n in 0..10 {
@@ -241,11 +255,15 @@ fn read_one(stream: &mut TcpStream) -> Response {
     r
 }
 
-#[test]
-fn a_cold_start_under_load_shares_one_argon2_run_per_token() {
+#[rstest]
+fn a_cold_start_under_load_shares_one_argon2_run_per_token(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
     const CLIENTS: usize = 32;
     const REQUESTS: usize = 5;
-    let env = TestEnv::new();
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("ci", &[]);
     let server = Server::start(&env, &[]);
     let barrier = Arc::new(Barrier::new(CLIENTS));
@@ -288,10 +306,14 @@ fn cores() -> usize {
     thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-#[test]
-fn clients_hanging_up_in_the_queue_leak_no_argon2_slot() {
+#[rstest]
+fn clients_hanging_up_in_the_queue_leak_no_argon2_slot(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
     const ROUNDS: usize = 4;
-    let env = TestEnv::new();
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     // Enough ids that no cool-down hides the queue.
     let targets: Vec<String> = (0..8).map(|i| env.create(&format!("t{i}"), &[])).collect();
     let fresh = env.create("fresh", &[]);
@@ -338,9 +360,13 @@ fn clients_hanging_up_in_the_queue_leak_no_argon2_slot() {
     }
 }
 
-#[test]
-fn checks_abandoned_by_their_clients_are_still_counted() {
-    let env = TestEnv::new();
+#[rstest]
+fn checks_abandoned_by_their_clients_are_still_counted(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let target = env.create("target", &[]);
     let other = env.create("other", &[]);
     let server = Server::start(&env, &[]);
@@ -386,11 +412,15 @@ fn threads(pid: u32) -> usize {
         .expect("a Threads line")
 }
 
-#[test]
-fn a_burst_of_abandoned_checks_runs_no_more_argon2_than_there_are_cores() {
+#[rstest]
+fn a_burst_of_abandoned_checks_runs_no_more_argon2_than_there_are_cores(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
     const CLIENTS: usize = 1;
     const EACH: usize = 150;
-    let env = TestEnv::new();
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let targets: Vec<String> = (0..8).map(|i| env.create(&format!("t{i}"), &[])).collect();
     let valid = env.create("valid", &[]);
     let server = Server::start(&env, &[]);
@@ -446,13 +476,15 @@ fn a_burst_of_abandoned_checks_runs_no_more_argon2_than_there_are_cores() {
 
 // --- what other processes can see -------------------------------------------------------
 
-#[test]
-fn serve_cannot_be_dumped_or_read_by_other_processes() {
+#[rstest]
+fn serve_cannot_be_dumped_or_read_by_other_processes(#[values(Sqlite, Postgres)] backend: Backend) {
     use std::io::{BufRead, BufReader};
     use std::os::unix::fs::MetadataExt;
     use std::os::unix::process::CommandExt;
 
-    let env = TestEnv::new();
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("ci", &[]);
     let mut cmd = env.std_cmd(&["serve", "--listen", "127.0.0.1:0"]);
     cmd.stdin(Stdio::null())

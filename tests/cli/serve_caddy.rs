@@ -12,7 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::{TestEnv, missing_tool};
+use rstest::rstest;
+
+use crate::common::{Backend, Postgres, Sqlite, TestEnv, missing_tool};
 use crate::serve::{Response, Server, request};
 use crate::verify::{forge, id_part};
 
@@ -166,13 +168,15 @@ impl Drop for Caddy {
     }
 }
 
-#[test]
-fn caddy_forward_auth_as_readme_shows_it() {
+#[rstest]
+fn caddy_forward_auth_as_readme_shows_it(#[values(Sqlite, Postgres)] backend: Backend) {
     let Some(caddy) = caddy_binary() else {
         missing_tool("caddy");
         return;
     };
-    let env = TestEnv::new();
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let reader = env.create("reader", &["--acl", "read"]);
     let deployer = env.create("deployer", &["--acl", "deploy,read"]);
     let wrong = forge(id_part(&reader), &"w".repeat(30));

@@ -8,7 +8,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::TestEnv;
+use rstest::rstest;
+
+use crate::common::{Backend, Postgres, Sqlite, TestEnv};
 use crate::serve::{Response, Server, parse_response, raw_request};
 
 /// The start of every HTTP/2 connection (RFC 9113, section 3.4).
@@ -94,9 +96,11 @@ fn connect(server: &Server) -> TcpStream {
 
 // --- timeouts -------------------------------------------------------------
 
-#[test]
-fn a_connection_that_sends_nothing_is_closed() {
-    let env = TestEnv::new();
+#[rstest]
+fn a_connection_that_sends_nothing_is_closed(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("web", &[]);
     let server = Server::start(&env, &[]);
     let silent = thread::spawn({
@@ -114,9 +118,13 @@ fn a_connection_that_sends_nothing_is_closed() {
     silent.join().unwrap();
 }
 
-#[test]
-fn an_idle_keep_alive_connection_stays_open_and_usable() {
-    let env = TestEnv::new();
+#[rstest]
+fn an_idle_keep_alive_connection_stays_open_and_usable(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("web", &[]);
     let server = Server::start(&env, &[]);
     let mut conn = connect(&server);
@@ -134,9 +142,13 @@ fn an_idle_keep_alive_connection_stays_open_and_usable() {
     assert_eq!(r.status, 200, "{r:?}");
 }
 
-#[test]
-fn healthz_and_valid_tokens_answer_while_idle_sockets_flood_a_small_fd_limit() {
-    let env = TestEnv::new();
+#[rstest]
+fn healthz_and_valid_tokens_answer_while_idle_sockets_flood_a_small_fd_limit(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("web", &[]);
     let server = small_fd_limit_server(&env);
     // Cached once, so the checks below need no argon2 slot.
@@ -161,10 +173,9 @@ fn healthz_and_valid_tokens_answer_while_idle_sockets_flood_a_small_fd_limit() {
 /// Idle connections of every kind, then a signal: serve stops promptly
 /// (well before its 10 s grace for requests in flight), exit 0, Last Used
 /// written.
-fn stops_promptly_with_idle_connections(signal: i32) {
-    let env = TestEnv::new();
+fn stops_promptly_with_idle_connections(env: &TestEnv, signal: i32) {
     let token = env.create("web", &[]);
-    let mut server = Server::start(&env, &[]);
+    let mut server = Server::start(env, &[]);
     let mut keep_alive = connect(&server);
     assert_eq!(
         keep_alive_request(&mut keep_alive, "/verify", &token).status,
@@ -189,14 +200,20 @@ fn stops_promptly_with_idle_connections(signal: i32) {
     assert_eq!(shown["last_used_ip"], "127.0.0.1", "{shown}");
 }
 
-#[test]
-fn sigterm_closes_idle_connections_at_once() {
-    stops_promptly_with_idle_connections(libc::SIGTERM);
+#[rstest]
+fn sigterm_closes_idle_connections_at_once(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
+    stops_promptly_with_idle_connections(&env, libc::SIGTERM);
 }
 
-#[test]
-fn sighup_stops_like_sigterm() {
-    stops_promptly_with_idle_connections(libc::SIGHUP);
+#[rstest]
+fn sighup_stops_like_sigterm(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
+    stops_promptly_with_idle_connections(&env, libc::SIGHUP);
 }
 
 // --- requests refused before any route ---------------------------------------
@@ -205,9 +222,11 @@ fn raw(addr: SocketAddr, request: &str) -> Response {
     raw_request(addr, request.as_bytes())
 }
 
-#[test]
-fn http_1_1_without_exactly_one_host_is_400() {
-    let env = TestEnv::new();
+#[rstest]
+fn http_1_1_without_exactly_one_host_is_400(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("web", &[]);
     let server = Server::start(&env, &[]);
     let auth = format!("Authorization: Bearer {token}\r\n");
@@ -257,9 +276,11 @@ fn http_1_1_without_exactly_one_host_is_400() {
     );
 }
 
-#[test]
-fn an_unknown_query_key_is_400_not_a_pass() {
-    let env = TestEnv::new();
+#[rstest]
+fn an_unknown_query_key_is_400_not_a_pass(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("web", &["--acl", "read"]);
     let server = Server::start(&env, &[]);
     for target in [
@@ -281,9 +302,11 @@ fn an_unknown_query_key_is_400_not_a_pass() {
     assert_eq!(r.status, 403, "{r:?}");
 }
 
-#[test]
-fn a_fragment_in_the_request_target_is_400() {
-    let env = TestEnv::new();
+#[rstest]
+fn a_fragment_in_the_request_target_is_400(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("web", &["--acl", "read"]);
     let server = Server::start(&env, &[]);
     let auth = format!("Authorization: Bearer {token}\r\n");
@@ -323,9 +346,11 @@ fn a_fragment_in_the_request_target_is_400() {
     assert_eq!(r.status, 200, "{r:?}");
 }
 
-#[test]
-fn after_a_request_with_a_body_the_connection_closes() {
-    let env = TestEnv::new();
+#[rstest]
+fn after_a_request_with_a_body_the_connection_closes(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("web", &[]);
     let server = Server::start(&env, &[]);
     let auth = format!("Authorization: Bearer {token}\r\n");

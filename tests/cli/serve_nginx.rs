@@ -12,7 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::common::{TestEnv, missing_tool};
+use rstest::rstest;
+
+use crate::common::{Backend, Postgres, Sqlite, TestEnv, missing_tool};
 use crate::serve::{Response, Server, request};
 use crate::verify::{forge, id_part};
 
@@ -188,13 +190,15 @@ impl Drop for Nginx {
     }
 }
 
-#[test]
-fn nginx_auth_request_in_front_of_a_static_folder() {
+#[rstest]
+fn nginx_auth_request_in_front_of_a_static_folder(#[values(Sqlite, Postgres)] backend: Backend) {
     let Some(nginx) = nginx_binary() else {
         missing_tool("nginx");
         return;
     };
-    let env = TestEnv::new();
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let reader = env.create("reader", &["--acl", "read"]);
     let deployer = env.create("deployer", &["--acl", "deploy,read"]);
     let fenced = env.create("fenced", &["--allow-ip", "203.0.113.0/24"]);

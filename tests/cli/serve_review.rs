@@ -4,7 +4,9 @@
 
 use std::net::{SocketAddr, TcpStream};
 
-use crate::common::TestEnv;
+use rstest::rstest;
+
+use crate::common::{Backend, Postgres, Sqlite, TestEnv};
 use crate::serve::{Response, Server, metric_in, raw_request};
 use crate::serve_http::{small_fd_limit_server, try_keep_alive_request};
 use crate::verify::{forge, id_part};
@@ -24,10 +26,14 @@ fn served_idle(addr: SocketAddr, token: &str) -> TcpStream {
 
 // --- the connection cap -------------------------------------------------------
 
-#[test]
-fn beyond_the_cap_a_busy_proxy_connection_outlasts_idle_ones() {
+#[rstest]
+fn beyond_the_cap_a_busy_proxy_connection_outlasts_idle_ones(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
     const CAP: usize = 192;
-    let env = TestEnv::new();
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("web", &[]);
     let server = small_fd_limit_server(&env);
     // The proxy's keep-alive connection, the first one open.
@@ -53,9 +59,13 @@ fn beyond_the_cap_a_busy_proxy_connection_outlasts_idle_ones() {
 
 // --- the log ------------------------------------------------------------------
 
-#[test]
-fn a_request_refused_before_its_route_logs_the_forwarded_client() {
-    let env = TestEnv::new();
+#[rstest]
+fn a_request_refused_before_its_route_logs_the_forwarded_client(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("web", &[]);
     let server = Server::start(&env, &["--trust-proxy", "127.0.0.1"]);
     for target in ["/verify", "/verify#?acl=deploy"] {
@@ -80,9 +90,13 @@ fn a_request_refused_before_its_route_logs_the_forwarded_client() {
 
 // --- /metrics -----------------------------------------------------------------
 
-#[test]
-fn cool_down_refusals_are_not_counted_as_cache_misses() {
-    let env = TestEnv::new();
+#[rstest]
+fn cool_down_refusals_are_not_counted_as_cache_misses(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("ci", &[]);
     let server = Server::start(&env, &[]);
     // The same id, a different (wrong) secret each time.
