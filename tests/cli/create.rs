@@ -3,7 +3,9 @@
 
 use serde_json::Value;
 
-use crate::common::{TestEnv, contains};
+use rstest::rstest;
+
+use crate::common::{Backend, Postgres, Sqlite, TestEnv, contains};
 use crate::fixtures::*;
 
 fn create_json(env: &TestEnv, name: &str, extra: &[&str]) -> Value {
@@ -33,9 +35,11 @@ fn refused(env: &TestEnv, args: &[&str], code: i32) -> String {
 
 // ---- the printed token ----
 
-#[test]
-fn prints_the_bare_token_alone_on_stdout() {
-    let env = TestEnv::new();
+#[rstest]
+fn prints_the_bare_token_alone_on_stdout(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let out = run(&env, &["token", "create", "ci"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let stdout = stdout(&out);
@@ -55,15 +59,16 @@ fn prints_the_bare_token_alone_on_stdout() {
     assert!(!err.contains(token), "the token leaked to stderr: {err}");
     // The id in the token is the stored id.
     let id: String = env
-        .sql()
-        .query_row("SELECT id FROM tokens WHERE name = 'ci'", [], |r| r.get(0))
+        .sql_value("SELECT id FROM tokens WHERE name = 'ci'")
         .expect("stored");
     assert_eq!(id, id_of(token));
 }
 
-#[test]
-fn checksum_is_crc32_of_the_first_44_bytes_in_base62() {
-    let env = TestEnv::new();
+#[rstest]
+fn checksum_is_crc32_of_the_first_44_bytes_in_base62(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     for i in 0..5 {
         let token = env.create(&format!("t{i}"), &[]);
         assert_eq!(token.len(), 50, "{token}");
@@ -87,9 +92,11 @@ fn checksum_is_crc32_of_the_first_44_bytes_in_base62() {
 
 const BASE62_DIGITS: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-#[test]
-fn tokens_are_unique_and_verify() {
-    let env = TestEnv::new();
+#[rstest]
+fn tokens_are_unique_and_verify(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let a = env.create("a", &[]);
     let b = env.create("b", &[]);
     assert_ne!(a, b);
@@ -98,51 +105,58 @@ fn tokens_are_unique_and_verify() {
     assert_eq!(env.verify(&b, &[]).status.code(), Some(0));
 }
 
-#[test]
-fn the_store_never_holds_the_plaintext_or_the_secret() {
-    let env = TestEnv::new();
+#[rstest]
+fn the_store_never_holds_the_plaintext_or_the_secret(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("secretive", &["--note", "n"]);
     let secret = &token[14..44];
-    // Close the WAL into the main file so every byte is looked at.
-    env.sql()
-        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-        .expect("checkpoint");
+    // Close the WAL into the main file so every byte is looked at (on
+    // PostgreSQL store_bytes checkpoints itself).
+    if backend == Sqlite {
+        env.sql()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .expect("checkpoint");
+    }
     let bytes = env.store_bytes();
     assert!(!contains(&bytes, &token));
     assert!(!contains(&bytes, secret), "the secret is in the store");
     let hash: String = env
-        .sql()
-        .query_row("SELECT secret_hash FROM tokens", [], |r| r.get(0))
+        .sql_value("SELECT secret_hash FROM tokens")
         .expect("hash");
     assert!(hash.starts_with("$argon2id$"), "{hash}");
 }
 
 // ---- --expires ----
 
-#[test]
-fn default_expiry_is_365_days() {
-    let env = TestEnv::new();
+#[rstest]
+fn default_expiry_is_365_days(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = create_json(&env, "default", &[]);
     assert_eq!(secs(&t["expires"]) - secs(&t["created"]), 365 * DAY);
     let created = secs(&t["created"]);
     assert!((created - now()).abs() <= 5, "created {created} is not now");
 }
 
-#[test]
-fn expires_never_is_null() {
-    let env = TestEnv::new();
+#[rstest]
+fn expires_never_is_null(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = create_json(&env, "forever", &["--expires", "never"]);
     assert_eq!(t["expires"], Value::Null);
-    let stored: Option<i64> = env
-        .sql()
-        .query_row("SELECT expires_at FROM tokens", [], |r| r.get(0))
-        .expect("row");
-    assert_eq!(stored, None);
+    let rows = env.sql_rows("SELECT expires_at FROM tokens");
+    assert_eq!(rows, vec![vec![None]]);
 }
 
-#[test]
-fn expires_durations() {
-    let env = TestEnv::new();
+#[rstest]
+fn expires_durations(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     for (when, seconds) in [
         ("45s", 45),
         ("30m", 30 * 60),
@@ -159,16 +173,22 @@ fn expires_durations() {
     }
 }
 
-#[test]
-fn expires_date_is_the_last_second_of_that_day_in_utc() {
-    let env = TestEnv::new();
+#[rstest]
+fn expires_date_is_the_last_second_of_that_day_in_utc(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = create_json(&env, "d", &["--expires", "2030-06-15"]);
     assert_eq!(t["expires"], "2030-06-15T23:59:59Z");
 }
 
-#[test]
-fn expires_date_is_local_time_of_tz() {
-    let env = TestEnv::new();
+#[rstest]
+fn expires_date_is_local_time_of_tz(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     for (tz, date, expected) in [
         // EDT, UTC-4
         ("America/New_York", "2030-06-15", "2030-06-16T03:59:59Z"),
@@ -197,26 +217,32 @@ fn expires_date_is_local_time_of_tz() {
     }
 }
 
-#[test]
-fn expires_today_is_accepted_and_ends_today() {
-    let env = TestEnv::new();
+#[rstest]
+fn expires_today_is_accepted_and_ends_today(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let t = create_json(&env, "today", &["--expires", &today]);
     assert_eq!(t["expires"], format!("{today}T23:59:59Z"));
 }
 
-#[test]
-fn expires_rfc3339_is_converted_to_utc() {
-    let env = TestEnv::new();
+#[rstest]
+fn expires_rfc3339_is_converted_to_utc(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = create_json(&env, "a", &["--expires", "2030-01-02T03:04:05+02:00"]);
     assert_eq!(t["expires"], "2030-01-02T01:04:05Z");
     let t = create_json(&env, "b", &["--expires", "2031-07-08T09:10:11Z"]);
     assert_eq!(t["expires"], "2031-07-08T09:10:11Z");
 }
 
-#[test]
-fn expires_in_the_past_is_exit_2_and_changes_nothing() {
-    let env = TestEnv::new();
+#[rstest]
+fn expires_in_the_past_is_exit_2_and_changes_nothing(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("existing", &[]);
     let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
         .format("%Y-%m-%d")
@@ -236,9 +262,13 @@ fn expires_in_the_past_is_exit_2_and_changes_nothing() {
     }
 }
 
-#[test]
-fn impossible_and_garbage_expiries_are_exit_2_and_change_nothing() {
-    let env = TestEnv::new();
+#[rstest]
+fn impossible_and_garbage_expiries_are_exit_2_and_change_nothing(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("existing", &[]);
     for when in [
         "2027-02-30",
@@ -261,16 +291,20 @@ fn impossible_and_garbage_expiries_are_exit_2_and_change_nothing() {
     }
 }
 
-#[test]
-fn refused_expiry_on_a_fresh_store_creates_no_store() {
-    let env = TestEnv::new();
+#[rstest]
+fn refused_expiry_on_a_fresh_store_creates_no_store(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.fails(&["token", "create", "x", "--expires", "2027-02-30"], 2);
     assert_no_store(&env);
 }
 
-#[test]
-fn expiry_past_year_9999_is_refused_or_rfc3339() {
-    let env = TestEnv::new();
+#[rstest]
+fn expiry_past_year_9999_is_refused_or_rfc3339(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let out = run(
         &env,
         &["token", "create", "far", "--expires", "7999y", "-o", "json"],
@@ -291,9 +325,11 @@ fn expiry_past_year_9999_is_refused_or_rfc3339() {
 
 // ---- --acl ----
 
-#[test]
-fn acl_flags_add_up_deduplicate_and_sort() {
-    let env = TestEnv::new();
+#[rstest]
+fn acl_flags_add_up_deduplicate_and_sort(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = create_json(
         &env,
         "x",
@@ -307,23 +343,29 @@ fn acl_flags_add_up_deduplicate_and_sort() {
         ],
     );
     assert_eq!(str_list(&t["acls"]), strings(&["deploy", "read", "write"]));
-    let stored: String = env
-        .sql()
-        .query_row("SELECT acls FROM tokens", [], |r| r.get(0))
-        .expect("row");
-    assert_eq!(stored, r#"["deploy","read","write"]"#);
+    let stored: String = env.sql_value("SELECT acls FROM tokens").expect("row");
+    // jsonb prints a space after each comma.
+    let expected = match backend {
+        Sqlite => r#"["deploy","read","write"]"#,
+        Postgres => r#"["deploy", "read", "write"]"#,
+    };
+    assert_eq!(stored, expected);
 }
 
-#[test]
-fn acl_all_with_others_is_all() {
-    let env = TestEnv::new();
+#[rstest]
+fn acl_all_with_others_is_all(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = create_json(&env, "x", &["--acl", "read,all", "--acl", "write"]);
     assert_eq!(str_list(&t["acls"]), strings(&["all"]));
 }
 
-#[test]
-fn acl_empty_element_or_bad_privilege_is_exit_2() {
-    let env = TestEnv::new();
+#[rstest]
+fn acl_empty_element_or_bad_privilege_is_exit_2(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("existing", &[]);
     for acl in ["read,", ",read", "read,,write", "", "Read", "-x", "a b"] {
         refused(&env, &["x", "--acl", acl], 2);
@@ -335,9 +377,11 @@ fn acl_empty_element_or_bad_privilege_is_exit_2() {
     assert_eq!(str_list(&t["acls"]), vec![ok]);
 }
 
-#[test]
-fn default_acls_are_the_accounts() {
-    let env = TestEnv::new();
+#[rstest]
+fn default_acls_are_the_accounts(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = create_json(&env, "boot", &[]);
     assert_eq!(str_list(&t["acls"]), strings(&["all"]));
     add_account(&env, "bob", r#"["read","write"]"#);
@@ -346,9 +390,13 @@ fn default_acls_are_the_accounts() {
     assert_eq!(str_list(&t["acls"]), strings(&["read", "write"]));
 }
 
-#[test]
-fn privileges_beyond_the_account_are_exit_2_naming_them() {
-    let env = TestEnv::new();
+#[rstest]
+fn privileges_beyond_the_account_are_exit_2_naming_them(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("boot", &[]);
     add_account(&env, "bob", r#"["read"]"#);
     let err = refused(&env, &["-u", "bob", "x", "--acl", "read,write"], 2);
@@ -364,9 +412,11 @@ fn privileges_beyond_the_account_are_exit_2_naming_them() {
 
 // ---- --allow-ip ----
 
-#[test]
-fn allow_ips_v4_v6_and_cidr() {
-    let env = TestEnv::new();
+#[rstest]
+fn allow_ips_v4_v6_and_cidr(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = create_json(
         &env,
         "x",
@@ -394,23 +444,29 @@ fn allow_ips_v4_v6_and_cidr() {
     assert_eq!(t["allow_ips"], serde_json::json!([]));
 }
 
-#[test]
-fn allow_ip_with_host_bits_is_refused_with_both_readings() {
+#[rstest]
+fn allow_ip_with_host_bits_is_refused_with_both_readings(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
     // 10.1.2.3/16 is most likely a typo: refusing it beats opening a /16.
-    let env = TestEnv::new();
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let err = env.fails(&["token", "create", "x", "--allow-ip", "10.1.2.3/16"], 2);
     assert!(
         err.contains("10.1.0.0/16") && err.contains("10.1.2.3"),
         "{err}"
     );
-    assert!(!env.db.exists());
+    assert!(!env.has_store());
     let t = create_json(&env, "x", &["--allow-ip", "10.1.0.0/16"]);
     assert_eq!(str_list(&t["allow_ips"]), strings(&["10.1.0.0/16"]));
 }
 
-#[test]
-fn bad_allow_ips_are_exit_2() {
-    let env = TestEnv::new();
+#[rstest]
+fn bad_allow_ips_are_exit_2(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("existing", &[]);
     for net in [
         "10.0.0.0/33",
@@ -425,9 +481,11 @@ fn bad_allow_ips_are_exit_2() {
     }
 }
 
-#[test]
-fn at_most_100_allow_ips() {
-    let env = TestEnv::new();
+#[rstest]
+fn at_most_100_allow_ips(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("existing", &[]);
     let ips: Vec<String> = (0..101)
         .map(|i| format!("10.0.{}.{}", i / 50, i % 50))
@@ -448,9 +506,11 @@ fn at_most_100_allow_ips() {
 
 // ---- --note ----
 
-#[test]
-fn note_is_kept() {
-    let env = TestEnv::new();
+#[rstest]
+fn note_is_kept(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = create_json(&env, "x", &["--note", "deploys from CI, ask ops@"]);
     assert_eq!(t["note"], "deploys from CI, ask ops@");
     let t = create_json(&env, "y", &[]);
@@ -459,9 +519,11 @@ fn note_is_kept() {
 
 // ---- names ----
 
-#[test]
-fn name_of_50_characters_is_accepted_51_is_exit_2() {
-    let env = TestEnv::new();
+#[rstest]
+fn name_of_50_characters_is_accepted_51_is_exit_2(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let ok = format!("{}-_9Z", "a".repeat(46));
     assert_eq!(ok.len(), 50);
     let t = create_json(&env, &ok, &[]);
@@ -471,9 +533,11 @@ fn name_of_50_characters_is_accepted_51_is_exit_2() {
     assert!(err.contains(&long), "{err}");
 }
 
-#[test]
-fn names_with_bad_characters_are_exit_2() {
-    let env = TestEnv::new();
+#[rstest]
+fn names_with_bad_characters_are_exit_2(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("existing", &[]);
     for name in [
         "",
@@ -489,23 +553,29 @@ fn names_with_bad_characters_are_exit_2() {
     }
 }
 
-#[test]
-fn refused_first_command_creates_no_store() {
+#[rstest]
+fn refused_first_command_creates_no_store(#[values(Sqlite, Postgres)] backend: Backend) {
     for args in [
         vec!["token", "create", "bad name"],
         vec!["token", "create", "x", "--acl", "read,"],
         vec!["token", "create", "x", "--allow-ip", "10.0.0.0/33"],
         vec!["token", "create", "x", "--expires", "garbage"],
     ] {
-        let env = TestEnv::new();
+        let Some(env) = TestEnv::on(backend) else {
+            return;
+        };
         env.fails(&args, 2);
         assert_no_store(&env);
     }
 }
 
-#[test]
-fn refused_first_command_for_a_bad_account_creates_no_store() {
-    let env = TestEnv::new();
+#[rstest]
+fn refused_first_command_for_a_bad_account_creates_no_store(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.fails(&["-u", "bad name", "token", "create", "x"], 2);
     assert_no_store(&env);
     let out = env
@@ -517,9 +587,11 @@ fn refused_first_command_for_a_bad_account_creates_no_store() {
     assert_no_store(&env);
 }
 
-#[test]
-fn duplicate_live_name_is_exit_4() {
-    let env = TestEnv::new();
+#[rstest]
+fn duplicate_live_name_is_exit_4(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("deploy", &[]);
     let err = refused(&env, &["deploy"], 4);
     assert!(err.contains("deploy"), "{err}");
@@ -527,29 +599,28 @@ fn duplicate_live_name_is_exit_4() {
     env.create("Deploy", &[]);
 }
 
-#[test]
-fn another_account_may_use_the_same_name() {
-    let env = TestEnv::new();
+#[rstest]
+fn another_account_may_use_the_same_name(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("deploy", &[]);
     add_account(&env, "bob", r#"["read"]"#);
     let t = create_json(&env, "deploy", &["-u", "bob"]);
     assert_eq!(t["account"], "bob");
 }
 
-#[test]
-fn a_revoked_tokens_name_can_be_reused() {
-    let env = TestEnv::new();
+#[rstest]
+fn a_revoked_tokens_name_can_be_reused(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let old = env.create("deploy", &[]);
     env.ok(&["token", "revoke", "deploy", "--yes"]);
     let new = env.create("deploy", &[]);
     assert_ne!(id_of(&old), id_of(&new));
     let count: i64 = env
-        .sql()
-        .query_row(
-            "SELECT count(*) FROM tokens WHERE name = 'deploy'",
-            [],
-            |r| r.get(0),
-        )
+        .sql_value("SELECT count(*) FROM tokens WHERE name = 'deploy'")
         .expect("count");
     assert_eq!(count, 2);
     assert_eq!(env.verify(&new, &[]).status.code(), Some(0));
@@ -560,9 +631,11 @@ fn a_revoked_tokens_name_can_be_reused() {
 
 // ---- accounts ----
 
-#[test]
-fn suspended_account_is_exit_1() {
-    let env = TestEnv::new();
+#[rstest]
+fn suspended_account_is_exit_1(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("boot", &[]);
     add_account(&env, "bob", r#"["read"]"#);
     suspend_account(&env, "bob");
@@ -570,9 +643,13 @@ fn suspended_account_is_exit_1() {
     assert!(err.contains("suspended"), "{err}");
 }
 
-#[test]
-fn bootstrap_creates_the_acting_account_with_all_once() {
-    let env = TestEnv::new();
+#[rstest]
+fn bootstrap_creates_the_acting_account_with_all_once(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let out = run(&env, &["token", "create", "first"]);
     assert_eq!(out.status.code(), Some(0));
     let err = stderr(&out);
@@ -580,15 +657,10 @@ fn bootstrap_creates_the_acting_account_with_all_once() {
         err.contains("created account 'alice'") && err.contains("all"),
         "{err}"
     );
-    let accounts: Vec<(String, String, i64)> = env
-        .sql()
-        .prepare("SELECT name, acls, suspended FROM accounts")
-        .expect("prepare")
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows");
-    assert_eq!(accounts, vec![("alice".into(), r#"["all"]"#.into(), 0)]);
+    let accounts =
+        env.sql_rows("SELECT name, acls, CASE WHEN suspended THEN 1 ELSE 0 END FROM accounts");
+    let row = |v: [&str; 3]| v.map(|s| Some(s.to_string())).to_vec();
+    assert_eq!(accounts, vec![row(["alice", r#"["all"]"#, "0"])]);
     // The second write says nothing about accounts.
     let out = run(&env, &["token", "create", "second"]);
     assert_eq!(out.status.code(), Some(0));
@@ -599,10 +671,12 @@ fn bootstrap_creates_the_acting_account_with_all_once() {
     );
 }
 
-#[test]
-fn user_flag_and_env_select_the_account() {
+#[rstest]
+fn user_flag_and_env_select_the_account(#[values(Sqlite, Postgres)] backend: Backend) {
     // -u on a fresh store bootstraps that account.
-    let env = TestEnv::new();
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = create_json(&env, "x", &["-u", "bob"]);
     assert_eq!(t["account"], "bob");
     // TOKENCTL_USER is used when -u is absent ...
@@ -628,9 +702,11 @@ fn user_flag_and_env_select_the_account() {
     env.fails(&["token", "create", "w"], 3);
 }
 
-#[test]
-fn logname_is_the_fallback_for_user() {
-    let env = TestEnv::new();
+#[rstest]
+fn logname_is_the_fallback_for_user(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let out = env
         .cmd(&["token", "create", "x", "-o", "json"])
         .env_remove("USER")
@@ -642,18 +718,24 @@ fn logname_is_the_fallback_for_user() {
     assert_eq!(t["account"], "logan");
 }
 
-#[test]
-fn unknown_account_after_bootstrap_is_exit_3_with_a_hint() {
-    let env = TestEnv::new();
+#[rstest]
+fn unknown_account_after_bootstrap_is_exit_3_with_a_hint(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("boot", &[]);
     let err = refused(&env, &["-u", "mallory", "x"], 3);
     assert!(err.contains("mallory"), "{err}");
     assert!(err.contains("tokenctl account add"), "{err}");
 }
 
-#[test]
-fn bootstrap_happens_only_once_per_store() {
-    let env = TestEnv::new();
+#[rstest]
+fn bootstrap_happens_only_once_per_store(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("boot", &[]);
     // Deleting every account does not re-open the bootstrap.
     env.ok(&["account", "delete", "alice", "--yes"]);
@@ -697,9 +779,13 @@ fn assert_issued_object(t: &Value, name: &str) {
     assert_eq!(t["revoked"], Value::Null);
 }
 
-#[test]
-fn json_output_is_one_object_with_the_token_and_every_field() {
-    let env = TestEnv::new();
+#[rstest]
+fn json_output_is_one_object_with_the_token_and_every_field(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let out = env.ok(&[
         "token",
         "create",
@@ -721,9 +807,11 @@ fn json_output_is_one_object_with_the_token_and_every_field() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
-#[test]
-fn yaml_output_carries_the_same_fields() {
-    let env = TestEnv::new();
+#[rstest]
+fn yaml_output_carries_the_same_fields(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let out = env.ok(&[
         "token",
         "create",
@@ -742,9 +830,11 @@ fn yaml_output_carries_the_same_fields() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
-#[test]
-fn output_format_from_env() {
-    let env = TestEnv::new();
+#[rstest]
+fn output_format_from_env(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let out = env
         .cmd(&[
             "token",

@@ -213,8 +213,13 @@ pub fn sidecar(db: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(format!("{}{suffix}", db.display()))
 }
 
-/// Asserts that neither the store, its -wal/-shm, nor its folder exist.
+/// Asserts that there is no store: on PostgreSQL no schema; on SQLite
+/// neither the file, its -wal/-shm, nor its folder.
 pub fn assert_no_store(env: &TestEnv) {
+    assert!(!env.has_store(), "a store was created");
+    if env.pg.is_some() {
+        return;
+    }
     for suffix in ["", "-wal", "-shm"] {
         let p = sidecar(&env.db, suffix);
         assert!(!p.exists(), "{} was created", p.display());

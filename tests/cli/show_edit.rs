@@ -2,7 +2,9 @@
 
 use serde_json::Value;
 
-use crate::common::TestEnv;
+use rstest::rstest;
+
+use crate::common::{Backend, Postgres, Sqlite, TestEnv, quote};
 use crate::fixtures::*;
 
 fn show(env: &TestEnv, token: &str) -> Value {
@@ -31,20 +33,20 @@ fn edit_refused(env: &TestEnv, token: &str, flags: &[&str], code: i32) -> String
 }
 
 fn event_count(env: &TestEnv, action: &str) -> i64 {
-    env.sql()
-        .query_row(
-            "SELECT count(*) FROM events WHERE action = ?1",
-            [action],
-            |r| r.get(0),
-        )
-        .expect("count")
+    env.sql_value(&format!(
+        "SELECT count(*) FROM events WHERE action = {}",
+        quote(action)
+    ))
+    .expect("count")
 }
 
 // ---- show ----
 
-#[test]
-fn show_by_name_has_every_field() {
-    let env = TestEnv::new();
+#[rstest]
+fn show_by_name_has_every_field(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create(
         "svc",
         &[
@@ -86,9 +88,11 @@ fn show_by_name_has_every_field() {
     assert_eq!(yaml, t);
 }
 
-#[test]
-fn show_table_lists_every_field() {
-    let env = TestEnv::new();
+#[rstest]
+fn show_table_lists_every_field(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create(
         "svc",
         &[
@@ -120,9 +124,11 @@ fn show_table_lists_every_field() {
     }
 }
 
-#[test]
-fn show_revoked_token_by_id_only() {
-    let env = TestEnv::new();
+#[rstest]
+fn show_revoked_token_by_id_only(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("gone", &[]);
     env.ok(&["token", "revoke", "gone", "--yes"]);
     let t = show(&env, &id_of(&token));
@@ -133,35 +139,45 @@ fn show_revoked_token_by_id_only() {
     assert!(err.contains("gone"), "{err}");
 }
 
-#[test]
-fn show_not_found_is_exit_3() {
-    let env = TestEnv::new();
+#[rstest]
+fn show_not_found_is_exit_3(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("x", &[]);
     let err = env.fails(&["token", "show", "nope"], 3);
     assert!(err.contains("nope"), "{err}");
     env.fails(&["token", "show", "AAAAAAAAAA"], 3);
 }
 
-#[test]
-fn show_on_a_missing_store_is_exit_3_and_creates_nothing() {
-    let env = TestEnv::new();
+#[rstest]
+fn show_on_a_missing_store_is_exit_3_and_creates_nothing(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.fails(&["token", "show", "x"], 3);
     env.fails(&["token", "show", "x", "-o", "json"], 3);
     assert_no_store(&env);
 }
 
-#[test]
-fn show_does_not_reach_another_accounts_token() {
-    let env = TestEnv::new();
+#[rstest]
+fn show_does_not_reach_another_accounts_token(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("alices", &[]);
     add_account(&env, "bob", r#"["all"]"#);
     env.fails(&["-u", "bob", "token", "show", &id_of(&token)], 3);
     env.fails(&["-u", "bob", "token", "show", "alices"], 3);
 }
 
-#[test]
-fn show_tries_names_before_ids() {
-    let env = TestEnv::new();
+#[rstest]
+fn show_tries_names_before_ids(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let first = env.create("first", &[]);
     let id = id_of(&first);
     // A token whose name is the other token's id: refused today, but a
@@ -175,9 +191,11 @@ fn show_tries_names_before_ids() {
 
 // ---- edit ----
 
-#[test]
-fn edit_prints_the_updated_token() {
-    let env = TestEnv::new();
+#[rstest]
+fn edit_prints_the_updated_token(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("old", &["--acl", "read"]);
     let t = edit(&env, "old", &["--new-name", "new", "--note", "n1"]);
     assert_token_fields(&t);
@@ -194,18 +212,22 @@ fn edit_prints_the_updated_token() {
     assert!(out.contains("n2") && out.contains("new"), "{out}");
 }
 
-#[test]
-fn edit_by_id() {
-    let env = TestEnv::new();
+#[rstest]
+fn edit_by_id(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("x", &[]);
     let t = edit(&env, &id_of(&token), &["--note", "by id"]);
     assert_eq!(t["note"], "by id");
     assert_eq!(t["name"], "x");
 }
 
-#[test]
-fn edit_new_name_conflicts_and_rules() {
-    let env = TestEnv::new();
+#[rstest]
+fn edit_new_name_conflicts_and_rules(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("a", &[]);
     env.create("b", &[]);
     let err = edit_refused(&env, "a", &["--new-name", "b"], 4);
@@ -223,9 +245,11 @@ fn edit_new_name_conflicts_and_rules() {
     assert_eq!(env.snapshot(), before);
 }
 
-#[test]
-fn edit_acl_replaces_then_adds_then_removes() {
-    let env = TestEnv::new();
+#[rstest]
+fn edit_acl_replaces_then_adds_then_removes(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("t", &["--acl", "read,write"]);
     let t = edit(&env, "t", &["--acl", "dns,deploy"]);
     assert_eq!(t["acls"], serde_json::json!(["deploy", "dns"]));
@@ -256,15 +280,16 @@ fn edit_acl_replaces_then_adds_then_removes() {
     let t = edit(&env, "t", &["--add-acl", "all"]);
     assert_eq!(t["acls"], serde_json::json!(["all"]));
     let stored: String = env
-        .sql()
-        .query_row("SELECT acls FROM tokens WHERE name = 't'", [], |r| r.get(0))
+        .sql_value("SELECT acls FROM tokens WHERE name = 't'")
         .expect("row");
     assert_eq!(stored, r#"["all"]"#);
 }
 
-#[test]
-fn edit_removing_an_absent_privilege_changes_nothing() {
-    let env = TestEnv::new();
+#[rstest]
+fn edit_removing_an_absent_privilege_changes_nothing(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("t", &["--acl", "read,write"]);
     let before = env.snapshot();
     let t = edit(&env, "t", &["--remove-acl", "deploy"]);
@@ -272,9 +297,11 @@ fn edit_removing_an_absent_privilege_changes_nothing() {
     assert_eq!(env.snapshot(), before, "a no-op edit wrote to the store");
 }
 
-#[test]
-fn edit_removing_the_last_privilege_is_exit_2() {
-    let env = TestEnv::new();
+#[rstest]
+fn edit_removing_the_last_privilege_is_exit_2(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("t", &["--acl", "read,write"]);
     edit_refused(&env, "t", &["--remove-acl", "read,write"], 2);
     edit_refused(&env, "t", &["--acl", "dns", "--remove-acl", "dns"], 2);
@@ -286,9 +313,11 @@ fn edit_removing_the_last_privilege_is_exit_2() {
     );
 }
 
-#[test]
-fn edit_bad_acl_values_are_exit_2() {
-    let env = TestEnv::new();
+#[rstest]
+fn edit_bad_acl_values_are_exit_2(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("t", &["--acl", "read"]);
     edit_refused(&env, "t", &["--acl", "read,"], 2);
     edit_refused(&env, "t", &["--add-acl", ""], 2);
@@ -296,9 +325,11 @@ fn edit_bad_acl_values_are_exit_2() {
     edit_refused(&env, "t", &["--add-acl", "Write"], 2);
 }
 
-#[test]
-fn edit_privileges_beyond_the_account_are_exit_2() {
-    let env = TestEnv::new();
+#[rstest]
+fn edit_privileges_beyond_the_account_are_exit_2(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("boot", &[]);
     add_account(&env, "bob", r#"["read","write"]"#);
     env.create("t", &["-u", "bob", "--acl", "read"]);
@@ -310,9 +341,13 @@ fn edit_privileges_beyond_the_account_are_exit_2() {
     assert_eq!(t["acls"], serde_json::json!(["read", "write"]));
 }
 
-#[test]
-fn edit_remove_all_after_add_keeps_the_added_privileges() {
-    let env = TestEnv::new();
+#[rstest]
+fn edit_remove_all_after_add_keeps_the_added_privileges(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("t", &[]);
     // tokenctl-token-edit(1): --acl replaces, then --add-acl adds, then --remove-acl removes.
     // {all} + {read} - {all} = {read}.
@@ -322,9 +357,11 @@ fn edit_remove_all_after_add_keeps_the_added_privileges() {
     assert_eq!(t["acls"], serde_json::json!(["deploy"]));
 }
 
-#[test]
-fn edit_expires() {
-    let env = TestEnv::new();
+#[rstest]
+fn edit_expires(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("t", &[]);
     assert_eq!(
         edit(&env, "t", &["--expires", "never"])["expires"],
@@ -341,9 +378,11 @@ fn edit_expires() {
     }
 }
 
-#[test]
-fn edit_expires_revives_an_expired_token() {
-    let env = TestEnv::new();
+#[rstest]
+fn edit_expires_revives_an_expired_token(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("t", &[]);
     set_token(&env, "t", &format!("expires_at = {}", now() - 10));
     assert_eq!(show(&env, "t")["status"], "expired");
@@ -352,9 +391,11 @@ fn edit_expires_revives_an_expired_token() {
     assert_eq!(env.verify(&token, &[]).status.code(), Some(0));
 }
 
-#[test]
-fn edit_allow_ip_replaces_and_clear_removes() {
-    let env = TestEnv::new();
+#[rstest]
+fn edit_allow_ip_replaces_and_clear_removes(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("t", &["--allow-ip", "10.0.0.1"]);
     let t = edit(
         &env,
@@ -386,26 +427,32 @@ fn edit_allow_ip_replaces_and_clear_removes() {
     assert_eq!(t["allow_ips"].as_array().expect("list").len(), 100);
 }
 
-#[test]
-fn edit_note_sets_and_empty_clears() {
-    let env = TestEnv::new();
+#[rstest]
+fn edit_note_sets_and_empty_clears(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("t", &["--note", "first"]);
     assert_eq!(edit(&env, "t", &["--note", "second"])["note"], "second");
     assert_eq!(edit(&env, "t", &["--note", ""])["note"], Value::Null);
     assert_eq!(show(&env, "t")["note"], Value::Null);
 }
 
-#[test]
-fn edit_without_changes_is_exit_2() {
-    let env = TestEnv::new();
+#[rstest]
+fn edit_without_changes_is_exit_2(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("t", &[]);
     edit_refused(&env, "t", &[], 2);
     edit_refused(&env, "t", &["-o", "json"], 2);
 }
 
-#[test]
-fn edit_of_a_revoked_token_is_exit_4() {
-    let env = TestEnv::new();
+#[rstest]
+fn edit_of_a_revoked_token_is_exit_4(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("t", &["--acl", "read"]);
     env.ok(&["token", "revoke", "t", "--yes"]);
     let id = id_of(&token);
@@ -422,9 +469,11 @@ fn edit_of_a_revoked_token_is_exit_4() {
     edit_refused(&env, "t", &["--note", "x"], 3);
 }
 
-#[test]
-fn edit_not_found_is_exit_3() {
-    let env = TestEnv::new();
+#[rstest]
+fn edit_not_found_is_exit_3(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let token = env.create("t", &[]);
     let err = edit_refused(&env, "nope", &["--note", "x"], 3);
     assert!(err.contains("nope"), "{err}");
@@ -433,18 +482,24 @@ fn edit_not_found_is_exit_3() {
     edit_refused(&env, "t", &["-u", "bob", "--note", "x"], 3);
 }
 
-#[test]
-fn edit_on_a_missing_store_is_exit_1_and_creates_nothing() {
-    let env = TestEnv::new();
+#[rstest]
+fn edit_on_a_missing_store_is_exit_1_and_creates_nothing(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     // Exit 1 naming the path, not 3: a mistyped --db must show.
     let err = env.fails(&["token", "edit", "t", "--note", "x"], 1);
     assert!(err.contains(env.db.to_str().unwrap()), "{err}");
     assert_no_store(&env);
 }
 
-#[test]
-fn edit_records_one_event_per_real_change() {
-    let env = TestEnv::new();
+#[rstest]
+fn edit_records_one_event_per_real_change(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("t", &["--note", "same"]);
     assert_eq!(event_count(&env, "edit"), 0);
     edit(&env, "t", &["--note", "other", "--add-acl", "read"]);

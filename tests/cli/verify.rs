@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::{BIN, TestEnv, path_str};
-use crate::fixtures::{add_account, id_by_name, now, set};
+use rstest::rstest;
+
+use crate::common::{BIN, Backend, Postgres, Sqlite, TestEnv, path_str, quote};
+use crate::fixtures::{add_account, assert_no_store, id_by_name, now, set};
 
 const DAY: i64 = 86_400;
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -120,13 +122,10 @@ fn rejected(env: &TestEnv, token: &str, extra: &[&str], reason: &str) {
 }
 
 fn set_account(env: &TestEnv, name: &str, assignment: &str) {
-    let n = env
-        .sql()
-        .execute(
-            &format!("UPDATE accounts SET {assignment} WHERE name = ?1"),
-            [name],
-        )
-        .unwrap();
+    let n = env.sql_execute(&format!(
+        "UPDATE accounts SET {assignment} WHERE name = {}",
+        quote(name)
+    ));
     assert_eq!(n, 1);
 }
 
@@ -176,9 +175,13 @@ fn verify_with_open_stdin(
 
 // ------------------------------------------------------ where it is read
 
-#[test]
-fn reads_the_first_line_of_stdin_ignoring_surrounding_whitespace() {
-    let env = TestEnv::new();
+#[rstest]
+fn reads_the_first_line_of_stdin_ignoring_surrounding_whitespace(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = env.create("x", &[]);
     let id = id_by_name(&env, "x");
     let expected = format!("valid: account alice, token x ({id})\n");
@@ -204,9 +207,11 @@ fn reads_the_first_line_of_stdin_ignoring_surrounding_whitespace() {
     rejected_input(&env, format!("junk\n{t}\n").as_bytes(), &[], "malformed");
 }
 
-#[test]
-fn reads_tokenctl_token_and_then_not_stdin() {
-    let env = TestEnv::new();
+#[rstest]
+fn reads_tokenctl_token_and_then_not_stdin(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = env.create("x", &[]);
     // Junk on stdin does not matter.
     for token in [t.clone(), format!("  {t}\n")] {
@@ -239,9 +244,11 @@ fn reads_tokenctl_token_and_then_not_stdin() {
     assert_eq!(out.status.code(), Some(0));
 }
 
-#[test]
-fn an_empty_tokenctl_token_falls_back_to_stdin() {
-    let env = TestEnv::new();
+#[rstest]
+fn an_empty_tokenctl_token_falls_back_to_stdin(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = env.create("x", &[]);
     let out = env
         .cmd(&["token", "verify"])
@@ -264,9 +271,11 @@ fn an_empty_tokenctl_token_falls_back_to_stdin() {
     assert_eq!(out.status.code(), Some(5));
 }
 
-#[test]
-fn the_first_line_is_enough_without_end_of_input() {
-    let env = TestEnv::new();
+#[rstest]
+fn the_first_line_is_enough_without_end_of_input(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = env.create("x", &[]);
     let out = verify_with_open_stdin(
         &env,
@@ -280,9 +289,11 @@ fn the_first_line_is_enough_without_end_of_input() {
 
 // ------------------------------------------------------------- malformed
 
-#[test]
-fn malformed_inputs() {
-    let env = TestEnv::new();
+#[rstest]
+fn malformed_inputs(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = env.create("x", &[]);
     let mut inputs: Vec<Vec<u8>> = vec![
         b"junk\n".to_vec(),
@@ -319,13 +330,14 @@ fn malformed_inputs() {
     assert_eq!(env.json(&["token", "show", "x"])["last_used"], Value::Null);
 }
 
-#[test]
-fn a_missing_store_is_reported_whatever_the_input() {
+#[rstest]
+fn a_missing_store_is_reported_whatever_the_input(#[values(Sqlite, Postgres)] backend: Backend) {
     // tokenctl-token-verify(1): on a missing store verify fails with exit 1, "no store at PATH";
     // junk and typos included, and nothing is created.
-    let other = TestEnv::new();
+    let (Some(other), Some(env)) = (TestEnv::on(backend), TestEnv::on(backend)) else {
+        return;
+    };
     let t = other.create("x", &[]);
-    let env = TestEnv::new();
     for input in [
         b"junk\n".to_vec(),
         format!("{}\n", typo(&t, 25)).into_bytes(),
@@ -339,15 +351,17 @@ fn a_missing_store_is_reported_whatever_the_input() {
         assert_eq!(out.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&out.stderr).starts_with("error: no store at "));
     }
-    assert!(!env.db.exists());
-    assert!(!env.db.parent().unwrap().exists());
+    assert_no_store(&env);
 }
 
-#[test]
-fn a_missing_store_is_a_runtime_failure_and_is_not_created() {
-    let other = TestEnv::new();
+#[rstest]
+fn a_missing_store_is_a_runtime_failure_and_is_not_created(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let (Some(other), Some(env)) = (TestEnv::on(backend), TestEnv::on(backend)) else {
+        return;
+    };
     let t = other.create("x", &[]);
-    let env = TestEnv::new();
     for extra in [&[][..], &["-o", "json"][..]] {
         let out = env.verify(&t, extra);
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -355,10 +369,10 @@ fn a_missing_store_is_a_runtime_failure_and_is_not_created() {
         assert!(stderr.starts_with("error: no store at "), "{stderr}");
         assert!(stderr.contains(path_str(&env.db)), "{stderr}");
     }
-    assert!(!env.db.exists());
-    assert!(!env.db.parent().unwrap().exists());
+    assert_no_store(&env);
 }
 
+/// About the store's file: SQLite only.
 #[test]
 fn verify_leaves_an_empty_store_file_alone() {
     let other = TestEnv::new();
@@ -373,9 +387,11 @@ fn verify_leaves_an_empty_store_file_alone() {
 
 // --------------------------------------------------------------- reasons
 
-#[test]
-fn an_unknown_id_is_unknown() {
-    let env = TestEnv::new();
+#[rstest]
+fn an_unknown_id_is_unknown(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = env.create("x", &[]);
     let fake = forge("ZZZZZZZZZZ", secret_part(&t));
     assert_ne!(id_part(&fake), id_part(&t));
@@ -383,9 +399,11 @@ fn an_unknown_id_is_unknown() {
     rejected(&env, &forge("0000000000", &"0".repeat(30)), &[], "unknown");
 }
 
-#[test]
-fn a_wrong_secret_for_a_known_id_is_unknown() {
-    let env = TestEnv::new();
+#[rstest]
+fn a_wrong_secret_for_a_known_id_is_unknown(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = env.create("x", &[]);
     let wrong = forge(id_part(&t), &"a".repeat(30));
     rejected(&env, &wrong, &[], "unknown");
@@ -400,9 +418,11 @@ fn a_wrong_secret_for_a_known_id_is_unknown() {
     rejected(&env, &t, &[], "revoked");
 }
 
-#[test]
-fn revoked_disabled_expired() {
-    let env = TestEnv::new();
+#[rstest]
+fn revoked_disabled_expired(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let r = env.create("r", &[]);
     let d = env.create("d", &[]);
     let e = env.create("e", &[]);
@@ -411,12 +431,7 @@ fn revoked_disabled_expired() {
     set(&env, "d", "disabled_at", now() - 60);
     set(&env, "e", "expires_at", now() - 10);
     // Expires this very second: now >= expires is expired.
-    env.sql()
-        .execute(
-            "UPDATE tokens SET expires_at = CAST(strftime('%s','now') AS INTEGER) WHERE name = 'edge'",
-            [],
-        )
-        .unwrap();
+    set(&env, "edge", "expires_at", now());
     rejected(&env, &r, &[], "revoked");
     rejected(&env, &d, &[], "disabled");
     rejected(&env, &e, &[], "expired");
@@ -424,17 +439,17 @@ fn revoked_disabled_expired() {
     assert_eq!(env.json(&["token", "show", "d"])["status"], "disabled");
     assert_eq!(env.json(&["token", "show", "e"])["status"], "expired");
     // Back to normal when the stored state is.
-    env.sql()
-        .execute("UPDATE tokens SET disabled_at = NULL WHERE name = 'd'", [])
-        .unwrap();
+    env.sql_execute("UPDATE tokens SET disabled_at = NULL WHERE name = 'd'");
     set(&env, "e", "expires_at", now() + DAY);
     valid(&env, &d, &[]);
     valid(&env, &e, &[]);
 }
 
-#[test]
-fn the_first_failing_check_is_the_reason() {
-    let env = TestEnv::new();
+#[rstest]
+fn the_first_failing_check_is_the_reason(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = env.create("x", &["--acl", "read", "--allow-ip", "203.0.113.0/24"]);
     let ip_ok = ["--ip", "203.0.113.9"];
     valid(&env, &t, &ip_ok);
@@ -448,7 +463,7 @@ fn the_first_failing_check_is_the_reason() {
         "forbidden",
     );
     // suspended before forbidden
-    set_account(&env, "alice", "suspended = 1");
+    set_account(&env, "alice", "suspended = true");
     rejected(
         &env,
         &t,
@@ -462,31 +477,33 @@ fn the_first_failing_check_is_the_reason() {
     set(&env, "x", "disabled_at", now() - 10);
     rejected(&env, &t, &[], "disabled");
     // revoked before disabled
-    env.sql()
-        .execute("UPDATE tokens SET revoked_at = ?1", [now() - 5])
-        .unwrap();
+    env.sql_execute(&format!("UPDATE tokens SET revoked_at = {}", now() - 5));
     rejected(&env, &t, &ip_ok, "revoked");
 }
 
-#[test]
-fn a_suspended_account_is_suspended() {
-    let env = TestEnv::new();
+#[rstest]
+fn a_suspended_account_is_suspended(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = env.create("x", &[]);
     add_account(&env, "bob", r#"["read"]"#);
     let b = env
         .ok(&["-u", "bob", "token", "create", "b1"])
         .trim()
         .to_string();
-    set_account(&env, "alice", "suspended = 1");
+    set_account(&env, "alice", "suspended = true");
     rejected(&env, &t, &[], "suspended");
     valid(&env, &b, &[]);
-    set_account(&env, "alice", "suspended = 0");
+    set_account(&env, "alice", "suspended = false");
     valid(&env, &t, &[]);
 }
 
-#[test]
-fn a_token_without_the_privilege_is_forbidden() {
-    let env = TestEnv::new();
+#[rstest]
+fn a_token_without_the_privilege_is_forbidden(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = env.create("x", &["--acl", "read,deploy"]);
     let all = env.create("y", &[]);
     valid(&env, &t, &[]);
@@ -507,9 +524,11 @@ fn a_token_without_the_privilege_is_forbidden() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-#[test]
-fn narrowing_the_account_narrows_its_tokens_at_once() {
-    let env = TestEnv::new();
+#[rstest]
+fn narrowing_the_account_narrows_its_tokens_at_once(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let broad = env.create("broad", &[]); // ["all"], the account's own
     let deploy = env.create("deploy", &["--acl", "deploy,read"]);
     valid(&env, &broad, &["--acl", "write"]);
@@ -528,9 +547,11 @@ fn narrowing_the_account_narrows_its_tokens_at_once() {
     valid(&env, &deploy, &["--acl", "deploy"]);
 }
 
-#[test]
-fn the_ip_allow_list() {
-    let env = TestEnv::new();
+#[rstest]
+fn the_ip_allow_list(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let v4 = env.create("v4", &["--allow-ip", "203.0.113.0/24"]);
     let v6 = env.create("v6", &["--allow-ip", "2001:db8::/32"]);
     let one = env.create(
@@ -568,16 +589,13 @@ fn the_ip_allow_list() {
     }
 }
 
-#[test]
-fn a_deleted_account_does_not_verify() {
-    let env = TestEnv::new();
+#[rstest]
+fn a_deleted_account_does_not_verify(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = env.create("x", &[]);
-    env.sql()
-        .execute(
-            "UPDATE accounts SET deleted_at = 1 WHERE name = 'alice'",
-            [],
-        )
-        .unwrap();
+    env.sql_execute("UPDATE accounts SET deleted_at = 1 WHERE name = 'alice'");
     let out = env.verify(&t, &["-o", "json"]);
     assert_eq!(out.status.code(), Some(5));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -586,9 +604,11 @@ fn a_deleted_account_does_not_verify() {
 
 // --------------------------------------------------------------- success
 
-#[test]
-fn success_json_and_table() {
-    let env = TestEnv::new();
+#[rstest]
+fn success_json_and_table(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = env.create("x", &["--acl", "read,deploy"]);
     let forever = env.create("forever", &["--expires", "never"]);
     let shown = env.json(&["token", "show", "x"]);
@@ -621,9 +641,11 @@ fn success_json_and_table() {
     );
 }
 
-#[test]
-fn verify_ignores_the_acting_account() {
-    let env = TestEnv::new();
+#[rstest]
+fn verify_ignores_the_acting_account(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = env.create("x", &[]);
     add_account(&env, "bob", r#"["read"]"#);
     let b = env
@@ -653,9 +675,11 @@ fn verify_ignores_the_acting_account() {
     assert_eq!(v["acls"], json!(["read"]));
 }
 
-#[test]
-fn success_records_last_used() {
-    let env = TestEnv::new();
+#[rstest]
+fn success_records_last_used(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = env.create("x", &[]);
     let shown = env.json(&["token", "show", "x"]);
     assert_eq!(shown["last_used"], Value::Null);
@@ -688,9 +712,11 @@ fn success_records_last_used() {
     );
 }
 
-#[test]
-fn refusals_do_not_record_last_used() {
-    let env = TestEnv::new();
+#[rstest]
+fn refusals_do_not_record_last_used(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = env.create("x", &["--acl", "read", "--allow-ip", "203.0.113.0/24"]);
     // `rejected` checks the whole store is unchanged.
     rejected(
@@ -711,16 +737,24 @@ fn refusals_do_not_record_last_used() {
     assert_eq!(shown["last_used_ip"], Value::Null);
 }
 
-#[test]
-fn a_failed_last_used_write_still_answers_and_warns() {
-    let env = TestEnv::new();
+#[rstest]
+fn a_failed_last_used_write_still_answers_and_warns(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = env.create("x", &[]);
-    env.sql()
-        .execute_batch(
+    match backend {
+        Sqlite => env.sql_execute(
             "CREATE TRIGGER no_use BEFORE UPDATE OF last_used_at ON tokens
              BEGIN SELECT RAISE(ABORT, 'sabotaged by the test'); END;",
-        )
-        .unwrap();
+        ),
+        Postgres => env.sql_execute(
+            "CREATE FUNCTION no_use() RETURNS trigger LANGUAGE plpgsql
+             AS $$ BEGIN RAISE EXCEPTION 'sabotaged by the test'; END $$;
+             CREATE TRIGGER no_use BEFORE UPDATE OF last_used_at ON tokens
+             FOR EACH ROW EXECUTE FUNCTION no_use();",
+        ),
+    };
     let out = env.verify(&t, &["--ip", "203.0.113.9"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
@@ -735,9 +769,11 @@ fn a_failed_last_used_write_still_answers_and_warns() {
     assert_eq!(env.json(&["token", "show", "x"])["last_used"], Value::Null);
 }
 
-#[test]
-fn yaml_carries_the_same_verdict() {
-    let env = TestEnv::new();
+#[rstest]
+fn yaml_carries_the_same_verdict(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = env.create("x", &[]);
     let yaml = |env: &TestEnv, code: i32| -> Value {
         let out = env.verify(&t, &["-o", "yaml"]);
