@@ -6,8 +6,9 @@
 //! keep working where the server lets them; completion offers nothing
 //! rather than waiting.
 //!
-//! The server down then back, a schema of another program and a newer
-//! schema are in `pg_serve.rs` and `pg_store.rs`.
+//! The standby is a real one, streaming from the test cluster. The
+//! server down then back, a schema of another program and a newer schema
+//! are in `pg_serve.rs` and `pg_store.rs`.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -449,6 +450,147 @@ fn a_first_use_on_a_server_that_takes_no_writes_creates_nothing() {
         );
     }
     assert!(!env.has_store());
+}
+
+// ------------------------------------------------------------- standby
+
+/// A hot standby of the throwaway cluster, streaming from it, in a folder
+/// inside the cluster's (which goes away with it); stopped when dropped,
+/// or when the test's thread ends however it ends (`--pdeathsig`).
+struct Standby {
+    server: std::process::Child,
+    /// `postgres://postgres@/NAME?host=DIR` of the test's database.
+    url: String,
+}
+
+impl Standby {
+    /// Copies the cluster (`pg_basebackup -R`: the copy follows the
+    /// primary) and starts the copy, as the cluster's OS user.
+    fn start(cluster: &Cluster, database: &str) -> Standby {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let bin = cluster.psql_bin().parent().unwrap().to_path_buf();
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = cluster.dir.join(format!("standby-{n}"));
+        fs::create_dir(&dir).unwrap();
+        let as_root = unsafe { libc::geteuid() } == 0;
+        if as_root {
+            let owner = fs::metadata(&cluster.data).unwrap();
+            use std::os::unix::fs::MetadataExt;
+            std::os::unix::fs::chown(&dir, Some(owner.uid()), Some(owner.gid())).unwrap();
+        }
+        let as_server = |program: &str| {
+            let mut cmd = Command::new("setpriv");
+            if as_root {
+                cmd.args(["--reuid", &cluster.os_user, "--regid", &cluster.os_user])
+                    .arg("--init-groups");
+            }
+            cmd.arg("--pdeathsig")
+                .arg("QUIT")
+                .arg(bin.join(program))
+                .env_clear()
+                .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+                .current_dir(&dir)
+                .stdin(Stdio::null());
+            cmd
+        };
+        let data = dir.join("data");
+        let out = as_server("pg_basebackup")
+            .arg("-D")
+            .arg(&data)
+            .args([
+                "-R",
+                "-X",
+                "stream",
+                "-c",
+                "fast",
+                "--no-sync",
+                "-U",
+                pg::SUPERUSER,
+                "-h",
+            ])
+            .arg(&cluster.dir)
+            .output()
+            .expect("run pg_basebackup");
+        assert!(
+            out.status.success(),
+            "pg_basebackup: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let log = fs::File::create(dir.join("server.log")).unwrap();
+        let server = as_server("postgres")
+            .arg("-D")
+            .arg(&data)
+            .arg("-k")
+            .arg(&dir)
+            .args([
+                "-c",
+                "listen_addresses=",
+                "-c",
+                "unix_socket_permissions=0700",
+            ])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start the standby");
+        let standby = Standby {
+            server,
+            url: format!(
+                "postgres://{}@/{database}?host={}",
+                pg::SUPERUSER,
+                dir.display()
+            ),
+        };
+        let started = Instant::now();
+        loop {
+            let out = psql_w(cluster, &standby.url, "SELECT pg_is_in_recovery()");
+            if out.status.success() {
+                assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "t");
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the standby did not start: {}",
+                fs::read_to_string(dir.join("server.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        standby
+    }
+}
+
+impl Drop for Standby {
+    fn drop(&mut self) {
+        // Immediate shutdown: the copy is thrown away.
+        unsafe { libc::kill(self.server.id() as i32, libc::SIGQUIT) };
+        let _ = self.server.wait();
+    }
+}
+
+#[test]
+fn a_standby_reads_refuses_every_write_and_serve_refuses_it() {
+    let Some((env, cluster)) = pg_env() else {
+        return;
+    };
+    let token = seeded(&env);
+    let db = env.pg.as_ref().unwrap();
+    let standby = Standby::start(cluster, &db.name);
+    writes_refused_reads_work(&env, &standby.url, &token, "read-only transaction");
+
+    let report = check(&env, &standby.url);
+    assert_eq!(report["healthy"], true, "{report}");
+    assert!(
+        warnings(&report).iter().any(|w| w.contains("a standby")),
+        "{report}"
+    );
+
+    // serve reads the primary's rows only: a standby may lag it.
+    let mut cmd = env.std_cmd(&["serve", "--listen", "127.0.0.1:0"]);
+    cmd.env("TOKENCTL_DB", &standby.url);
+    let server = crate::serve::Server::start_command(cmd);
+    let refused = server.bearer("/verify", &token);
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert_eq!(server.get("/healthz", None).status, 503);
+    assert!(server.stderr().contains("standby"), "{}", server.stderr());
 }
 
 // ------------------------------------------------------------ db check
