@@ -777,3 +777,33 @@ fn completion_does_not_wait_for_a_server_that_is_down_or_does_not_answer() {
     assert_eq!(code, sqlite_code);
     assert!(took < Duration::from_secs(10), "took {took:?}");
 }
+
+#[test]
+fn a_server_that_never_answers_is_given_up_on_after_connect_timeout() {
+    let env = TestEnv::new();
+    let stuck = env.dir.path().join("stuck");
+    fs::create_dir(&stuck).unwrap();
+    let _listener = std::os::unix::net::UnixListener::bind(stuck.join(".s.PGSQL.5432")).unwrap();
+    let at = format!("postgres://alice@/tokens?host={}", stuck.display());
+    let url = format!("{at}&connect_timeout=2");
+    for args in [&["token", "list"][..], &["token", "create", "ci"]] {
+        let started = Instant::now();
+        let out = env
+            .std_cmd(args)
+            .env("TOKENCTL_DB", &url)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let took = started.elapsed();
+        assert_one_error(
+            &out,
+            &args.join(" "),
+            &format!("error: cannot connect to the store {at}"),
+            &["no answer within connect_timeout (2 s)"],
+        );
+        assert!(
+            took >= Duration::from_secs(2) && took < Duration::from_secs(10),
+            "took {took:?}"
+        );
+    }
+}

@@ -86,10 +86,8 @@ impl PgStore {
             UserError::runtime(format!("cannot connect to the store {location}: {e}"))
                 .with_hint("check --db (or TOKENCTL_DB), the server and its credentials")
         };
-        let mut client = target
-            .sync_config()
-            .connect(target.connector()?)
-            .map_err(|e| cannot(&engine_words(&e)))?;
+        let mut client = connect_within(target.sync_config(), target.connector()?)
+            .map_err(|words| cannot(&words))?;
         // Our schema first; a lock held by another writer is waited for
         // as long as on SQLite.
         client
@@ -156,6 +154,30 @@ impl PgStore {
             location: self.location.clone(),
         })
     }
+}
+
+/// A new connection, within `connect_timeout` when the URL gives one.
+/// tokio-postgres bounds only the socket's connect by it; libpq, whose
+/// parameter it is, the whole of connecting, which a server that accepts
+/// and never answers would otherwise hold up for ever. The thread left
+/// waiting on such a server ends with the process.
+fn connect_within(
+    config: postgres::Config,
+    connector: tokio_postgres_rustls::MakeRustlsConnect,
+) -> Result<Client, String> {
+    let Some(limit) = config.get_connect_timeout().copied() else {
+        return config.connect(connector).map_err(|e| engine_words(&e));
+    };
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(config.connect(connector).map_err(|e| engine_words(&e)));
+    });
+    receiver.recv_timeout(limit).unwrap_or_else(|_| {
+        Err(format!(
+            "no answer within connect_timeout ({} s)",
+            limit.as_secs()
+        ))
+    })
 }
 
 /// Takes the first-use lock of the store's schema (per database and
