@@ -182,12 +182,20 @@ fn a_wrong_password_is_one_line_exit_1_and_never_shown() {
     let wrong_in_url = role_url(&url, PW_ROLE, Some(WRONG));
 
     // Each way of giving the password, with a write and a read.
-    type Ways<'a> = Vec<(&'a str, Vec<(&'a str, String)>)>;
+    // Each way of giving the password, with a write and a read, and the
+    // hint that names where the wrong one came from.
+    type Ways<'a> = Vec<(&'a str, Vec<(&'a str, String)>, String)>;
+    let home_pgpass = env.dir.path().join(".pgpass");
     let ways: Ways = vec![
-        ("in the URL", vec![("TOKENCTL_DB", wrong_in_url.clone())]),
+        (
+            "in the URL",
+            vec![("TOKENCTL_DB", wrong_in_url.clone())],
+            "check the password in the URL".into(),
+        ),
         (
             "in PGPASSWORD",
             vec![("TOKENCTL_DB", bare.clone()), ("PGPASSWORD", WRONG.into())],
+            "check the password in PGPASSWORD".into(),
         ),
         (
             "in PGPASSFILE",
@@ -195,10 +203,18 @@ fn a_wrong_password_is_one_line_exit_1_and_never_shown() {
                 ("TOKENCTL_DB", bare.clone()),
                 ("PGPASSFILE", path_str(&pgpass).into()),
             ],
+            format!("check the password for this server in {}", pgpass.display()),
         ),
-        ("in ~/.pgpass", vec![("TOKENCTL_DB", bare.clone())]),
+        (
+            "in ~/.pgpass",
+            vec![("TOKENCTL_DB", bare.clone())],
+            format!(
+                "check the password for this server in {}",
+                home_pgpass.display()
+            ),
+        ),
     ];
-    for (how, vars) in &ways {
+    for (how, vars, hint) in &ways {
         for args in [&["token", "create", "ci"][..], &["token", "list"]] {
             let mut cmd = env.std_cmd(args);
             cmd.envs(vars.iter().map(|(k, v)| (k, v)));
@@ -208,6 +224,11 @@ fn a_wrong_password_is_one_line_exit_1_and_never_shown() {
                 &format!("a wrong password {how}: {args:?}"),
                 &starts,
                 &["password authentication failed"],
+            );
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                stderr.contains(&format!("\nhint: {hint}\n")),
+                "{how}: {stderr}"
             );
         }
     }
@@ -230,14 +251,24 @@ fn a_wrong_password_is_one_line_exit_1_and_never_shown() {
     );
     assert!(!stderr.contains(WRONG), "{stderr}");
     // None at all (no password file either).
-    fs::remove_file(env.dir.path().join(".pgpass")).unwrap();
+    fs::remove_file(&home_pgpass).unwrap();
     let out = env
         .std_cmd(&["token", "list"])
         .env("TOKENCTL_DB", &bare)
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert_one_error(&out, "no password", &starts, &["password"]);
+    assert_one_error(
+        &out,
+        "no password",
+        &starts,
+        &["the server asks for a password and none was given"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("hint: set PGPASSWORD, or add a line for this server to ~/.pgpass"),
+        "{stderr}"
+    );
     assert!(!env.has_store(), "a refused command created the store");
 
     // The right password, each way: the store is made once and read.
