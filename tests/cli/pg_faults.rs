@@ -437,6 +437,27 @@ fn a_role_that_may_only_read_reads_and_every_write_is_refused() {
     assert!(granted.status.success());
     let url = role_url(path_str(&env.db), RO_ROLE, None);
     writes_refused_reads_work(&env, &url, &token, "permission denied");
+
+    // serve answers from the rows it can read; Last Used, which it cannot
+    // write, is a warning, not a refusal.
+    let mut cmd = env.std_cmd(&["serve", "--listen", "127.0.0.1:0"]);
+    cmd.env("TOKENCTL_DB", &url);
+    let server = crate::serve::Server::start_command(cmd);
+    assert_eq!(server.bearer("/verify", &token).status, 200);
+    assert_eq!(server.get("/healthz", None).status, 200);
+    let started = Instant::now();
+    while !server
+        .stderr()
+        .contains("warning: could not record Last Used: cannot write the store")
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{}",
+            server.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!server.stderr().contains("folder"), "{}", server.stderr());
 }
 
 #[test]
