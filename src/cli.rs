@@ -211,7 +211,8 @@ pub enum DbCommand {
     /// lanes), every privilege list valid, every token id 10 base62
     /// characters. On PostgreSQL it also warns (without failing) about
     /// server settings that weaken a revoke: synchronous_commit=off,
-    /// fsync=off, a standby or a read-only server.
+    /// fsync=off, a standby or a read-only server, and a role that may
+    /// not write the store.
     Check,
 }
 

@@ -5,10 +5,12 @@
 //! account come from the whole command line, read here.
 //!
 //! Completion never creates a store, never prompts, and offers nothing
-//! rather than failing.
+//! rather than failing or waiting long on a database server.
 
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
 
 use clap_complete::CompletionCandidate;
 
@@ -86,32 +88,44 @@ fn candidates(current: &OsStr, names: Vec<String>) -> Vec<CompletionCandidate> {
         .collect()
 }
 
+/// How long completion waits for the store: a shell must not hang on a
+/// database server that does not answer.
+const STORE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What `read` gets from the store on the line, or `None` when it fails
+/// or takes longer than `STORE_TIMEOUT` (the thread is left behind: the
+/// process ends once the candidates are printed).
+fn from_store<T: Send + 'static>(
+    read: impl FnOnce(&Line, Store) -> Option<T> + Send + 'static,
+) -> Option<T> {
+    let line = Line::parse(std::env::args_os());
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let found = line.store().and_then(|store| read(&line, store));
+        let _ = sender.send(found);
+    });
+    receiver.recv_timeout(STORE_TIMEOUT).ok().flatten()
+}
+
 /// Live token names of the acting account.
 pub fn token_names(current: &OsStr) -> Vec<CompletionCandidate> {
-    let line = Line::parse(std::env::args_os());
-    let names = (|| {
-        let store = line.store()?;
+    let names = from_store(|line, store| {
         let account = store.find_account(&line.user()?).ok()??;
         store.live_token_names(account.id).ok()
-    })();
+    });
     candidates(current, names.unwrap_or_default())
 }
 
 /// Names of the live accounts.
 pub fn account_names(current: &OsStr) -> Vec<CompletionCandidate> {
-    let line = Line::parse(std::env::args_os());
-    let names = line.store().and_then(|store| store.account_names().ok());
+    let names = from_store(|_, store| store.account_names().ok());
     candidates(current, names.unwrap_or_default())
 }
 
 /// Privileges held by some account or token; completes each element of a
 /// comma list.
 pub fn privileges(current: &OsStr) -> Vec<CompletionCandidate> {
-    let line = Line::parse(std::env::args_os());
-    let mut names = line
-        .store()
-        .and_then(|store| store.privileges_in_use().ok())
-        .unwrap_or_default();
+    let mut names = from_store(|_, store| store.privileges_in_use().ok()).unwrap_or_default();
     if !names.iter().any(|n| n == crate::values::ALL) {
         names.push(crate::values::ALL.to_string());
     }

@@ -31,6 +31,9 @@ pub enum ErrorKind {
 pub struct Error {
     pub kind: ErrorKind,
     pub location: String,
+    /// Whether the store is in PostgreSQL (a SQLite file's fixes are not
+    /// a server's).
+    pub on_postgres: bool,
     pub detail: String,
 }
 
@@ -41,6 +44,7 @@ impl Error {
         Error {
             kind,
             location: location.to_string(),
+            on_postgres: matches!(location, Location::Postgres(_)),
             detail: detail.into(),
         }
     }
@@ -56,14 +60,24 @@ impl Error {
             ))
             .with_hint("try again; check for a stuck tokenctl process"),
             ErrorKind::NotAStore => UserError::runtime(format!("{at} is not a tokenctl store"))
-                .with_hint("point --db (or TOKENCTL_DB) at a tokenctl store, or at a new path"),
+                .with_hint(if self.on_postgres {
+                    "point --db (or TOKENCTL_DB) at a tokenctl store, or pick another schema \
+                     with ?schema=NAME"
+                } else {
+                    "point --db (or TOKENCTL_DB) at a tokenctl store, or at a new path"
+                }),
             ErrorKind::NewerSchema(version) => UserError::runtime(format!(
                 "the store {at} was written by a newer tokenctl (schema {version})"
             ))
             .with_hint("upgrade tokenctl to use this store"),
             ErrorKind::ReadOnly => {
                 UserError::runtime(format!("cannot write the store {at}: {}", self.detail))
-                    .with_hint("check the permissions of the store and its folder")
+                    .with_hint(if self.on_postgres {
+                        "run it on the primary server, as a role allowed to write the store's \
+                         schema and tables"
+                    } else {
+                        "check the permissions of the store and its folder"
+                    })
             }
             ErrorKind::DiskFull => UserError::runtime(format!(
                 "cannot write the store {at}: the disk is full; nothing was changed"

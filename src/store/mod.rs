@@ -149,10 +149,21 @@ impl Store {
                     .snapshot()
                     .and_then(|rows| s.replace_with(&rows))
                     .map_err(|e| {
-                        crate::error::Error::runtime(format!(
-                            "cannot restore {} into {location}: {e:#}; the store was not changed",
+                        // The location is named once; a store error's
+                        // hint (what to fix on the server) is kept.
+                        let store = e.downcast_ref::<error::Error>();
+                        let words = match store {
+                            Some(s) if s.kind == error::ErrorKind::ReadOnly => s.detail.clone(),
+                            _ => format!("{e:#}"),
+                        };
+                        let failed = crate::error::Error::runtime(format!(
+                            "cannot restore {} into {location}: {words}; the store was not changed",
                             backup.path().display()
-                        ))
+                        ));
+                        match store.and_then(|s| s.for_user().hint) {
+                            Some(hint) => failed.with_hint(hint),
+                            None => failed,
+                        }
                         .into()
                     })
             }

@@ -19,6 +19,7 @@ mod interactive;
 mod lifecycle;
 mod list;
 mod pg_db;
+mod pg_faults;
 mod pg_harness;
 mod pg_serve;
 mod pg_store;

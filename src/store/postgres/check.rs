@@ -127,16 +127,27 @@ fn checks(c: &mut impl GenericClient) -> Result<Vec<Check>, postgres::Error> {
 }
 
 /// Warnings (which leave the store healthy) about settings that weaken a
-/// revoke: one that a crash can undo, or a server that is not the one
-/// writes go to.
+/// revoke: one that a crash can undo, or a server or a role that writes
+/// cannot go through.
 fn settings(c: &mut impl GenericClient) -> Result<Vec<Check>, postgres::Error> {
+    // The rights every write needs: the writers' lock on `meta`, then
+    // new and changed rows (each `has_table_privilege` is one right: a
+    // list would mean any of them).
     let row = c.query_one(
         "SELECT current_setting('synchronous_commit'), current_setting('fsync'),
-                pg_is_in_recovery(), current_setting('default_transaction_read_only')",
+                pg_is_in_recovery(), current_setting('default_transaction_read_only'),
+                current_user::text,
+                has_table_privilege('meta', 'UPDATE')
+                AND has_table_privilege('accounts', 'INSERT')
+                AND has_table_privilege('accounts', 'UPDATE')
+                AND has_table_privilege('tokens', 'INSERT')
+                AND has_table_privilege('tokens', 'UPDATE')
+                AND has_table_privilege('events', 'INSERT')",
         &[],
     )?;
     let (sync, fsync, standby, read_only): (String, String, bool, String) =
         (row.get(0), row.get(1), row.get(2), row.get(3));
+    let (role, may_write): (String, bool) = (row.get(4), row.get(5));
     let mut warnings = Vec::new();
     let mut warn = |name, detail: &str| {
         warnings.push(Check {
@@ -168,6 +179,12 @@ fn settings(c: &mut impl GenericClient) -> Result<Vec<Check>, postgres::Error> {
         warn(
             "server",
             "default_transaction_read_only=on: tokenctl cannot write here (revoke, Last Used)",
+        );
+    }
+    if !may_write {
+        warn(
+            "role",
+            &format!("the role {role} cannot write the store: creates, revokes and Last Used fail"),
         );
     }
     if warnings.is_empty() {

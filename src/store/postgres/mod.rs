@@ -86,10 +86,17 @@ impl PgStore {
             UserError::runtime(format!("cannot connect to the store {location}: {e}"))
                 .with_hint("check --db (or TOKENCTL_DB), the server and its credentials")
         };
-        let mut client = target
-            .sync_config()
-            .connect(target.connector()?)
-            .map_err(|e| cannot(&engine_words(&e)))?;
+        let mut client = match connect_within(target.sync_config(), target.connector()?) {
+            Ok(client) => client,
+            Err(NotConnected::TimedOut(limit)) => {
+                return Err(cannot(&format!(
+                    "no answer within connect_timeout ({} s)",
+                    limit.as_secs()
+                ))
+                .into());
+            }
+            Err(NotConnected::Refused(e)) => return Err(cannot_connect(target, &location, &e)),
+        };
         // Our schema first; a lock held by another writer is waited for
         // as long as on SQLite.
         client
@@ -156,6 +163,67 @@ impl PgStore {
             location: self.location.clone(),
         })
     }
+}
+
+/// Why `connect_within` has no connection.
+enum NotConnected {
+    Refused(postgres::Error),
+    TimedOut(std::time::Duration),
+}
+
+/// A new connection, within `connect_timeout` when the URL gives one.
+/// tokio-postgres bounds only the socket's connect by it; libpq, whose
+/// parameter it is, the whole of connecting, which a server that accepts
+/// and never answers would otherwise hold up for ever. The thread left
+/// waiting on such a server ends with the process.
+fn connect_within(
+    config: postgres::Config,
+    connector: tokio_postgres_rustls::MakeRustlsConnect,
+) -> Result<Client, NotConnected> {
+    let Some(limit) = config.get_connect_timeout().copied() else {
+        return config.connect(connector).map_err(NotConnected::Refused);
+    };
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(config.connect(connector).map_err(NotConnected::Refused));
+    });
+    receiver
+        .recv_timeout(limit)
+        .unwrap_or(Err(NotConnected::TimedOut(limit)))
+}
+
+/// A failed connection, worded for the user: a refused password names
+/// where it came from (never the password), a missing one where to give
+/// it.
+fn cannot_connect(target: &PgTarget, location: &Location, e: &postgres::Error) -> anyhow::Error {
+    use postgres::error::SqlState;
+    use url::PasswordSource;
+    let missing = *target.password_source() == PasswordSource::None
+        && e.as_db_error().is_none()
+        && engine_words(e).ends_with("password missing");
+    let words = if missing {
+        "the server asks for a password and none was given".to_string()
+    } else {
+        engine_words(e)
+    };
+    let hint = match target.password_source() {
+        _ if missing => "set PGPASSWORD, or add a line for this server to ~/.pgpass (or the \
+                         file PGPASSFILE names)"
+            .to_string(),
+        PasswordSource::Url if e.code() == Some(&SqlState::INVALID_PASSWORD) => {
+            "check the password in the URL".to_string()
+        }
+        PasswordSource::Environment if e.code() == Some(&SqlState::INVALID_PASSWORD) => {
+            "check the password in PGPASSWORD".to_string()
+        }
+        PasswordSource::File(path) if e.code() == Some(&SqlState::INVALID_PASSWORD) => {
+            format!("check the password for this server in {}", path.display())
+        }
+        _ => "check --db (or TOKENCTL_DB), the server and its credentials".to_string(),
+    };
+    UserError::runtime(format!("cannot connect to the store {location}: {words}"))
+        .with_hint(hint)
+        .into()
 }
 
 /// Takes the first-use lock of the store's schema (per database and
