@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use rstest::rstest;
 
-use crate::common::{BIN, Backend, Postgres, Sqlite, TestEnv, quote};
+use crate::common::{BIN, Backend, Postgres, Sqlite, TestEnv, pg, quote};
 use crate::fixtures::now;
 use crate::interactive::Pty;
 use crate::verify::{forge, id_part, secret_part};
@@ -98,6 +98,15 @@ fn plaintext_and_secret_are_never_stored_or_logged(#[values(Sqlite, Postgres)] b
     let Some(env) = TestEnv::on(backend) else {
         return;
     };
+    if let Some(db) = &env.pg {
+        // The server logs every statement tokenctl sends to this database,
+        // with its parameters: the scan of the log then shows the server is
+        // never sent a secret at all (a failing statement is logged anyway).
+        env.sql_execute(&format!(
+            "ALTER DATABASE \"{}\" SET log_statement = 'all'",
+            db.name
+        ));
+    }
     let mut secrets: Vec<String> = Vec::new();
     let mut stderrs = String::new();
     let mut step = |env: &TestEnv,
@@ -293,6 +302,17 @@ fn plaintext_and_secret_are_never_stored_or_logged(#[values(Sqlite, Postgres)] b
     assert_not_stored(&env, &secrets, "after a checkpoint");
     // The scan reads the data: the note stored in clear is in the bytes.
     assert!(store_text(&env).contains("deploy bot"));
+    if env.backend() == Backend::Postgres {
+        // And the server log on its own holds what tokenctl sent it.
+        let Some(pg::Server::Throwaway(cluster)) = pg::server() else {
+            unreachable!("store_bytes needs the throwaway cluster");
+        };
+        let log = std::fs::read(&cluster.log).expect("the server log");
+        let log = String::from_utf8_lossy(&log);
+        for needle in [id_part(&t1), "deploy bot"] {
+            assert!(log.contains(needle), "{needle} not in the server log");
+        }
+    }
     assert!(!stderrs.is_empty());
     // The ids are not secret and do appear in the audit trail.
     assert!(events_text(&env).contains(id_part(&t1)));
