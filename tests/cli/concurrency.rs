@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::TestEnv;
+use rstest::rstest;
+
 use crate::common::checks::{Outcome, Rng};
+use crate::common::{Backend, Postgres, Sqlite, TestEnv};
 
 const WORKERS: usize = 4;
 const OPS_PER_WORKER: usize = 15;
@@ -115,9 +117,13 @@ fn worker(env: &TestEnv, w: usize, seed: u64) -> Tally {
     tally
 }
 
-#[test]
-fn writers_readers_and_revoke_all_at_once_lose_nothing() {
-    let env = TestEnv::new();
+#[rstest]
+fn writers_readers_and_revoke_all_at_once_lose_nothing(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("seed", &[]);
     let mut rng = Rng::new("concurrency");
     let seed = rng.next();
@@ -208,9 +214,7 @@ fn writers_readers_and_revoke_all_at_once_lose_nothing() {
     }
 
     // The audit trail tells the same story.
-    let conn = env.sql();
-    let count =
-        |sql: &str| -> usize { conn.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as usize };
+    let count = |sql: &str| -> usize { env.sql_value::<i64>(sql).unwrap() as usize };
     assert_eq!(
         count("SELECT count(*) FROM events WHERE action = 'edit'"),
         edits
@@ -227,13 +231,14 @@ fn writers_readers_and_revoke_all_at_once_lose_nothing() {
         count("SELECT count(*) FROM events WHERE action = 'account-add'"),
         1
     );
-    drop(conn);
     env.assert_consistent("after the concurrent run");
 }
 
-#[test]
-fn many_verify_readers_alongside_writers() {
-    let env = TestEnv::new();
+#[rstest]
+fn many_verify_readers_alongside_writers(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let tokens: Vec<(String, String)> = (0..3)
         .map(|i| {
             let name = format!("r{i}");
@@ -287,8 +292,8 @@ fn many_verify_readers_alongside_writers() {
     env.assert_consistent("after readers and writers");
 }
 
-#[test]
-fn concurrent_first_use_of_a_new_store() {
+#[rstest]
+fn concurrent_first_use_of_a_new_store(#[values(Sqlite, Postgres)] backend: Backend) {
     // Several processes finding no store at once: one creates and migrates
     // it, the others wait and use it. Races here once made a newcomer
     // refuse the half-initialised store as "not a tokenctl store", or the
@@ -296,7 +301,9 @@ fn concurrent_first_use_of_a_new_store() {
     const ROUNDS: usize = 8;
     const CREATORS: usize = 4;
     for round in 0..ROUNDS {
-        let env = TestEnv::new();
+        let Some(env) = TestEnv::on(backend) else {
+            return;
+        };
         let start = Barrier::new(CREATORS + 2);
         thread::scope(|s| {
             for c in 0..CREATORS {
@@ -318,15 +325,53 @@ fn concurrent_first_use_of_a_new_store() {
         });
         let list = env.json(&["token", "list"]);
         assert_eq!(list.as_array().unwrap().len(), CREATORS, "round {round}");
-        let accounts: i64 = env
-            .sql()
-            .query_row(
-                "SELECT count(*) FROM events WHERE action = 'account-add'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(accounts, 1, "round {round}: bootstrapped once");
+        let accounts: Option<i64> =
+            env.sql_value("SELECT count(*) FROM events WHERE action = 'account-add'");
+        assert_eq!(accounts, Some(1), "round {round}: bootstrapped once");
         env.assert_consistent(&format!("round {round}"));
     }
+}
+
+#[rstest]
+fn racing_creates_of_one_name_give_one_token(#[values(Sqlite, Postgres)] backend: Backend) {
+    // README: two creates of one name (from two servers, or two shells)
+    // give one token and one exit 4, never two live tokens of one name.
+    const ROUNDS: usize = 4;
+    const RACERS: usize = 3;
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
+    env.create("seed", &[]);
+    for round in 0..ROUNDS {
+        let name = format!("same{round}");
+        let start = Barrier::new(RACERS);
+        let outcomes: Vec<Outcome> = thread::scope(|s| {
+            let racers: Vec<_> = (0..RACERS)
+                .map(|_| {
+                    let (env, start, name) = (&env, &start, &name);
+                    s.spawn(move || {
+                        start.wait();
+                        env.run(&["token", "create", name, "-o", "json"], None)
+                    })
+                })
+                .collect();
+            racers.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let winners: Vec<&Outcome> = outcomes.iter().filter(|o| o.code == Some(0)).collect();
+        assert_eq!(winners.len(), 1, "round {round}: {outcomes:?}");
+        for out in &outcomes {
+            out.expect(&format!("round {round}: create {name}"), &[0, 4]);
+        }
+        // The one shown is the one stored, and it verifies.
+        let id = json(winners[0])["id"].as_str().unwrap().to_string();
+        let rows = env.sql_rows(&format!(
+            "SELECT id FROM tokens WHERE name = {}",
+            crate::common::quote(&name)
+        ));
+        assert_eq!(rows, [[Some(id.clone())]], "round {round}");
+        let token = json(winners[0])["token"].as_str().unwrap().to_string();
+        env.run(&["token", "verify"], Some(&format!("{token}\n")))
+            .expect(&format!("round {round}: verify"), &[0]);
+    }
+    env.assert_consistent("after the racing creates");
 }

@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::common::TestEnv;
-use crate::common::checks::{Outcome, Rng};
+use rstest::rstest;
+
+use crate::common::checks::{Outcome, PATIENCE, Rng};
+use crate::common::{Backend, Postgres, Sqlite, TestEnv, quote};
 
 /// Iterations per operation (three operations: 30 kills in all).
 const ROUNDS: usize = 10;
@@ -41,12 +43,37 @@ fn kill_after(env: &TestEnv, args: &[&str], delay_ms: u64) -> Ended {
     // Child::kill is SIGKILL on Unix; it fails only if already reaped.
     let _ = child.kill();
     let out = child.wait_with_output().expect("wait");
+    settle(env);
     match out.status.signal() {
         Some(libc::SIGKILL) => Ended::Killed {
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         },
         Some(other) => panic!("{args:?} died of signal {other}"),
         None => Ended::Finished(Outcome::from_output(out)),
+    }
+}
+
+/// Waits until the server has finished with every connection to this
+/// test's database, the killed command's among them: its transaction has
+/// then committed or aborted, and what the test reads is what stays. (A
+/// SIGKILLed client cannot roll back; its server process does so when it
+/// finds the connection gone.) SQLite has nothing to wait for: a killed
+/// process's locks go with it.
+fn settle(env: &TestEnv) {
+    if env.backend() != Backend::Postgres {
+        return;
+    }
+    let start = std::time::Instant::now();
+    while env.sql_value::<i64>(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    ) != Some(0)
+    {
+        assert!(
+            start.elapsed() < PATIENCE,
+            "the killed command's connection stays"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -61,7 +88,7 @@ fn revoke_canary(env: &TestEnv, seed: &str, name: &str) -> String {
 
 fn assert_canaries_revoked(env: &TestEnv, canaries: &[String], when: &str) {
     for id in canaries {
-        let revoked: Option<i64> = env.token_field(id, "revoked_at");
+        let revoked = env.token_field(id, "revoked_at");
         assert!(revoked.is_some(), "{when}: revoked token {id} came back");
     }
 }
@@ -80,9 +107,11 @@ impl Landed {
     }
 }
 
-#[test]
-fn a_killed_create_is_all_or_nothing() {
-    let env = TestEnv::new();
+#[rstest]
+fn a_killed_create_is_all_or_nothing(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("seed", &[]);
     // A real token revoked up front: it must never verify again.
     let old = env.create("old", &[]);
@@ -101,22 +130,22 @@ fn a_killed_create_is_all_or_nothing() {
         );
         let when = format!("after create {name} ({})", ended.summary());
 
-        let conn = env.sql();
-        let rows: Vec<String> = conn
-            .prepare("SELECT id FROM tokens WHERE name = ?1")
-            .unwrap()
-            .query_map([&name], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
+        let rows: Vec<String> = env
+            .sql_rows(&format!(
+                "SELECT id FROM tokens WHERE name = {}",
+                quote(&name)
+            ))
+            .into_iter()
+            .map(|r| r[0].clone().unwrap())
             .collect();
-        let events: Vec<Option<String>> = conn
-            .prepare("SELECT token_id FROM events WHERE action = 'create' AND token_name = ?1")
-            .unwrap()
-            .query_map([&name], |r| r.get(0))
-            .unwrap()
-            .map(Result::unwrap)
+        let events: Vec<Option<String>> = env
+            .sql_rows(&format!(
+                "SELECT token_id FROM events WHERE action = 'create' AND token_name = {}",
+                quote(&name)
+            ))
+            .into_iter()
+            .map(|r| r[0].clone())
             .collect();
-        drop(conn);
         // The token row and its create event, or neither.
         assert!(rows.len() <= 1, "{when}: {rows:?}");
         assert_eq!(
@@ -148,9 +177,11 @@ fn a_killed_create_is_all_or_nothing() {
     assert!(out.stderr.contains("revoked"), "{out:?}");
 }
 
-#[test]
-fn a_killed_rotate_is_all_or_nothing() {
-    let env = TestEnv::new();
+#[rstest]
+fn a_killed_rotate_is_all_or_nothing(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("seed", &[]);
     let mut current = env.create("rot", &[]);
     let id = current[4..14].to_string();
@@ -158,18 +189,16 @@ fn a_killed_rotate_is_all_or_nothing() {
     let mut canaries = Vec::new();
     let mut landed = Landed::default();
     let rotations = |env: &TestEnv| -> i64 {
-        env.sql()
-            .query_row(
-                "SELECT count(*) FROM events WHERE action = 'rotate' AND token_id = ?1",
-                [&id],
-                |r| r.get(0),
-            )
-            .unwrap()
+        env.sql_value(&format!(
+            "SELECT count(*) FROM events WHERE action = 'rotate' AND token_id = {}",
+            quote(&id)
+        ))
+        .unwrap()
     };
 
     for i in 0..ROUNDS {
         canaries.push(revoke_canary(&env, "seed", &format!("canary{i}")));
-        let hash_before: String = env.token_field(&id, "secret_hash");
+        let hash_before = env.token_field(&id, "secret_hash").unwrap();
         let events_before = rotations(&env);
         let grace = if i % 2 == 0 { "0" } else { "1h" };
         let ended = kill_after(
@@ -178,12 +207,12 @@ fn a_killed_rotate_is_all_or_nothing() {
             rng.below(151),
         );
         let when = format!("after rotate {i} ({})", ended.summary());
-        let hash_after: String = env.token_field(&id, "secret_hash");
+        let hash_after = env.token_field(&id, "secret_hash").unwrap();
         let events_after = rotations(&env);
         let applied = hash_after != hash_before;
         // A new secret and its rotate event, or neither.
         assert_eq!(events_after, events_before + i64::from(applied), "{when}");
-        let prev: Option<String> = env.token_field(&id, "prev_secret_hash");
+        let prev = env.token_field(&id, "prev_secret_hash");
         if applied && grace != "0" {
             assert_eq!(prev.as_deref(), Some(hash_before.as_str()), "{when}");
         }
@@ -224,11 +253,13 @@ fn a_killed_rotate_is_all_or_nothing() {
         .expect("verify the current secret", &[0]);
 }
 
-#[test]
-fn a_killed_revoke_all_is_all_or_nothing() {
+#[rstest]
+fn a_killed_revoke_all_is_all_or_nothing(#[values(Sqlite, Postgres)] backend: Backend) {
     // Big selections, so that the kill can land inside the transaction.
     const SELECTED: usize = 300;
-    let env = TestEnv::new();
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     env.create("seed", &[]);
     let mut rng = Rng::new("crash revoke-all");
     let mut canaries = Vec::new();
@@ -253,23 +284,16 @@ fn a_killed_revoke_all_is_all_or_nothing() {
             rng.below(151),
         );
         let when = format!("after revoke-all {i} ({})", ended.summary());
-        let conn = env.sql();
-        let revoked: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM tokens WHERE name GLOB ?1 AND revoked_at IS NOT NULL",
-                [&pattern],
-                |r| r.get(0),
-            )
-            .unwrap();
-        let events: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM events e JOIN tokens t ON t.id = e.token_id
-                 WHERE e.action = 'revoke' AND t.name GLOB ?1",
-                [&pattern],
-                |r| r.get(0),
-            )
-            .unwrap();
-        drop(conn);
+        // Both counts from one statement: one snapshot.
+        let like = quote(&format!("ra{i}-%"));
+        let counts = env.sql_rows(&format!(
+            "SELECT (SELECT count(*) FROM tokens WHERE name LIKE {like}
+                     AND revoked_at IS NOT NULL),
+                    (SELECT count(*) FROM events e JOIN tokens t ON t.id = e.token_id
+                     WHERE e.action = 'revoke' AND t.name LIKE {like})"
+        ));
+        let count = |k: usize| -> i64 { counts[0][k].as_deref().unwrap().parse().unwrap() };
+        let (revoked, events) = (count(0), count(1));
         // All selected, each with its event, or none.
         assert!(
             revoked == 0 || revoked == SELECTED as i64,
@@ -298,11 +322,13 @@ fn a_killed_revoke_all_is_all_or_nothing() {
     println!("crash revoke-all: {landed:?}");
 }
 
-#[test]
-fn a_killed_first_use_leaves_a_usable_store() {
+#[rstest]
+fn a_killed_first_use_leaves_a_usable_store(#[values(Sqlite, Postgres)] backend: Backend) {
     let mut rng = Rng::new("crash first use");
     for i in 0..5 {
-        let env = TestEnv::new();
+        let Some(env) = TestEnv::on(backend) else {
+            return;
+        };
         let ended = kill_after(&env, &["token", "create", "first"], rng.below(120));
         let when = format!("first use {i} ({})", ended.summary());
         // Whatever was left (nothing, an empty file, a half-made store),
@@ -323,15 +349,9 @@ fn a_killed_first_use_leaves_a_usable_store() {
             !first_done || names.contains(&"first".to_string()),
             "{when}"
         );
-        let accounts: i64 = env
-            .sql()
-            .query_row(
-                "SELECT count(*) FROM events WHERE action = 'account-add'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(accounts, 1, "{when}: bootstrapped exactly once");
+        let accounts: Option<i64> =
+            env.sql_value("SELECT count(*) FROM events WHERE action = 'account-add'");
+        assert_eq!(accounts, Some(1), "{when}: bootstrapped exactly once");
         env.assert_consistent(&when);
     }
 }

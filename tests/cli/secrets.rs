@@ -7,7 +7,9 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::common::{BIN, TestEnv, contains};
+use rstest::rstest;
+
+use crate::common::{BIN, Backend, Postgres, Sqlite, TestEnv, pg, quote};
 use crate::fixtures::now;
 use crate::interactive::Pty;
 use crate::verify::{forge, id_part, secret_part};
@@ -34,30 +36,48 @@ fn run(env: &TestEnv, args: &[&str], stdin: Option<&str>, code: i32) -> (String,
 
 /// Every text column of the events table, joined.
 fn events_text(env: &TestEnv) -> String {
-    let conn = env.sql();
-    let mut stmt = conn
-        .prepare(
-            "SELECT coalesce(actor,'') || '|' || action || '|' || account || '|' ||
-                    coalesce(token_id,'') || '|' || coalesce(token_name,'') || '|' ||
-                    coalesce(detail,'') FROM events ORDER BY id",
-        )
-        .unwrap();
-    stmt.query_map([], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect::<Vec<_>>()
-        .join("\n")
+    env.sql_rows(
+        "SELECT coalesce(actor,'') || '|' || action || '|' || account || '|' ||
+                coalesce(token_id,'') || '|' || coalesce(token_name,'') || '|' ||
+                coalesce(detail,'') FROM events ORDER BY id",
+    )
+    .into_iter()
+    .map(|r| r[0].clone().unwrap())
+    .collect::<Vec<_>>()
+    .join("\n")
+}
+
+/// The store's bytes as text to search for ASCII: bytes that are not
+/// UTF-8 become U+FFFD, and ASCII bytes are kept as they are, so an ASCII
+/// needle is found in the text exactly when it is in the bytes. (std's
+/// string search: tens of megabytes of PostgreSQL files per scan.)
+fn store_text(env: &TestEnv) -> String {
+    String::from_utf8_lossy(&env.store_bytes()).into_owned()
 }
 
 /// Asserts no secret (whole token or its secret part) is in the store's
-/// files (main, -wal, -shm) or the audit trail.
+/// bytes or the audit trail. The bytes are SQLite's files (main, -wal,
+/// -shm), or PostgreSQL's: this database's folder, the write-ahead log,
+/// the commit log, the shared catalogs and the server log.
 fn assert_not_stored(env: &TestEnv, secrets: &[String], when: &str) {
-    let bytes = env.store_bytes();
+    let bytes = store_text(env);
     assert!(!bytes.is_empty());
+    // Not a vacuous scan: what the store holds in clear (ids) is there.
+    let ids: Vec<Option<String>> = env
+        .sql_rows("SELECT id FROM tokens")
+        .into_iter()
+        .map(|mut r| r.remove(0))
+        .collect();
+    for id in ids.iter().flatten() {
+        assert!(
+            bytes.contains(id.as_str()),
+            "token id {id} not in the store's bytes {when}"
+        );
+    }
     let events = events_text(env);
     for token in secrets {
         for needle in [token.as_str(), secret_part(token)] {
-            assert!(!contains(&bytes, needle), "{needle} in the store {when}");
+            assert!(!bytes.contains(needle), "{needle} in the store {when}");
             assert!(!events.contains(needle), "{needle} in events {when}");
         }
     }
@@ -73,9 +93,20 @@ fn assert_not_in(text: &str, secrets: &[String], what: &str) {
     }
 }
 
-#[test]
-fn plaintext_and_secret_are_never_stored_or_logged() {
-    let env = TestEnv::new();
+#[rstest]
+fn plaintext_and_secret_are_never_stored_or_logged(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
+    if let Some(db) = &env.pg {
+        // The server logs every statement tokenctl sends to this database,
+        // with its parameters: the scan of the log then shows the server is
+        // never sent a secret at all (a failing statement is logged anyway).
+        env.sql_execute(&format!(
+            "ALTER DATABASE \"{}\" SET log_statement = 'all'",
+            db.name
+        ));
+    }
     let mut secrets: Vec<String> = Vec::new();
     let mut stderrs = String::new();
     let mut step = |env: &TestEnv,
@@ -134,6 +165,9 @@ fn plaintext_and_secret_are_never_stored_or_logged() {
     assert_eq!(t3.len(), 50, "{out}");
     secrets.push(t3.clone());
     assert_not_stored(&env, &secrets, "after three creates");
+    // A refused write (the name is taken): PostgreSQL logs a statement
+    // that fails, and the log is scanned too.
+    step(&env, &secrets.clone(), &["token", "create", "t2"], None, 4);
 
     // Verify: successes, refusals, and a wrong secret.
     let s = secrets.clone();
@@ -254,29 +288,49 @@ fn plaintext_and_secret_are_never_stored_or_logged() {
     assert_not_in(&out, &s, "stdout of revoke-all");
     step(&env, &s, &["token", "verify"], Some(&format!("{t1}\n")), 5);
 
-    // A rebuilt connection (checkpoint) changes nothing.
-    env.sql()
-        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
-        .unwrap();
+    // A checkpoint (on SQLite, moving the WAL into the main file; on
+    // PostgreSQL, writing every page out) changes nothing.
+    match env.backend() {
+        Backend::Sqlite => env
+            .sql()
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .unwrap(),
+        Backend::Postgres => {
+            env.sql_rows("CHECKPOINT");
+        }
+    }
     assert_not_stored(&env, &secrets, "after a checkpoint");
+    // The scan reads the data: the note stored in clear is in the bytes.
+    assert!(store_text(&env).contains("deploy bot"));
+    if env.backend() == Backend::Postgres {
+        // And the server log on its own holds what tokenctl sent it.
+        let Some(pg::Server::Throwaway(cluster)) = pg::server() else {
+            unreachable!("store_bytes needs the throwaway cluster");
+        };
+        let log = std::fs::read(&cluster.log).expect("the server log");
+        let log = String::from_utf8_lossy(&log);
+        for needle in [id_part(&t1), "deploy bot"] {
+            assert!(log.contains(needle), "{needle} not in the server log");
+        }
+    }
     assert!(!stderrs.is_empty());
     // The ids are not secret and do appear in the audit trail.
     assert!(events_text(&env).contains(id_part(&t1)));
 }
 
-#[test]
-fn the_stored_hash_is_argon2id_with_the_default_parameters() {
-    let env = TestEnv::new();
+#[rstest]
+fn the_stored_hash_is_argon2id_with_the_default_parameters(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t1 = env.create("a", &[]);
     let t2 = env.create("b", &[]);
-    let conn = env.sql();
-    let mut stmt = conn
-        .prepare("SELECT id, secret_hash, prev_secret_hash FROM tokens ORDER BY name")
-        .unwrap();
-    let rows: Vec<(String, String, Option<String>)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
+    let rows: Vec<(String, String, Option<String>)> = env
+        .sql_rows("SELECT id, secret_hash, prev_secret_hash FROM tokens ORDER BY name")
+        .into_iter()
+        .map(|r| (r[0].clone().unwrap(), r[1].clone().unwrap(), r[2].clone()))
         .collect();
     assert_eq!(rows.len(), 2);
     for ((id, hash, prev), token) in rows.iter().zip([&t1, &t2]) {
@@ -295,9 +349,11 @@ fn the_stored_hash_is_argon2id_with_the_default_parameters() {
     assert_ne!(salt(&rows[0].1), salt(&rows[1].1));
 }
 
-#[test]
-fn verify_refuses_a_token_on_the_command_line() {
-    let env = TestEnv::new();
+#[rstest]
+fn verify_refuses_a_token_on_the_command_line(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = env.create("x", &[]);
     let before = env.snapshot();
     env.fails(&["token", "verify", &t], 2);
@@ -307,29 +363,31 @@ fn verify_refuses_a_token_on_the_command_line() {
     assert_eq!(env.json(&["token", "show", "x"])["last_used"], Value::Null);
 }
 
-#[test]
-fn a_token_on_the_command_line_is_not_echoed() {
-    let env = TestEnv::new();
+#[rstest]
+fn a_token_on_the_command_line_is_not_echoed(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = env.create("x", &[]);
     let err = env.fails(&["token", "verify", &t], 2);
     assert!(!err.contains(&t), "{err}");
     assert!(!err.contains(secret_part(&t)), "{err}");
 }
 
-/// Copies the token named `seed` into `n` more rows, cheaply.
+/// Copies the token named `seed` into `n` (below 100,000) more rows,
+/// cheaply: ids B100000001..., names bulk-100001....
 fn clone_rows(env: &TestEnv, seed: &str, n: i64) {
-    env.sql()
-        .execute(
-            "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ?2)
-             INSERT INTO tokens (id, account_id, name, secret_hash, acls, allow_ips, note,
-                                 created_at, expires_at)
-             SELECT printf('B%09d', i), t.account_id, printf('bulk-%05d', i), t.secret_hash,
-                    t.acls, t.allow_ips, 'a note to make each row a little longer',
-                    t.created_at, t.expires_at
-             FROM k, tokens t WHERE t.name = ?1",
-            rusqlite::params![seed, n],
-        )
-        .unwrap();
+    let added = env.sql_execute(&format!(
+        "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < {n})
+         INSERT INTO tokens (id, account_id, name, secret_hash, acls, allow_ips, note,
+                             created_at, expires_at)
+         SELECT 'B' || (100000000 + i), t.account_id, 'bulk-' || (100000 + i), t.secret_hash,
+                t.acls, t.allow_ips, 'a note to make each row a little longer',
+                t.created_at, t.expires_at
+         FROM k, tokens t WHERE t.name = {}",
+        quote(seed)
+    ));
+    assert_eq!(added, n as u64);
 }
 
 /// Runs `tokenctl ARGS`, reads one byte of stdout, closes it, and returns
@@ -360,12 +418,12 @@ fn read_one_byte_then_close(env: &TestEnv, args: &[&str]) -> (Option<i32>, Strin
 
 /// A store with ~3000 tokens: far more output than a pipe buffer (64 KiB)
 /// holds, in every format.
-fn big_store() -> TestEnv {
-    let env = TestEnv::new();
+fn big_store(backend: Backend) -> Option<TestEnv> {
+    let env = TestEnv::on(backend)?;
     env.create("seed", &[]);
     clone_rows(&env, "seed", 3000);
     assert_eq!(env.json(&["token", "list"]).as_array().unwrap().len(), 3001);
-    env
+    Some(env)
 }
 
 fn assert_quiet_when_closed(env: &TestEnv, args: &[&str]) {
@@ -376,9 +434,11 @@ fn assert_quiet_when_closed(env: &TestEnv, args: &[&str]) {
     assert!(!stderr.contains("Broken pipe"), "{args:?}: {stderr}");
 }
 
-#[test]
-fn a_closed_pipe_is_quiet() {
-    let env = big_store();
+#[rstest]
+fn a_closed_pipe_is_quiet(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = big_store(backend) else {
+        return;
+    };
     for args in [
         &["token", "list"][..],
         &["token", "list", "-o", "yaml"][..],
@@ -389,9 +449,11 @@ fn a_closed_pipe_is_quiet() {
     }
 }
 
-#[test]
-fn a_closed_pipe_is_quiet_for_json() {
-    let env = big_store();
+#[rstest]
+fn a_closed_pipe_is_quiet_for_json(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = big_store(backend) else {
+        return;
+    };
     assert_quiet_when_closed(&env, &["token", "list", "-o", "json"]);
     assert_quiet_when_closed(&env, &["token", "revoke-all", "--dry-run", "-o", "json"]);
 }
@@ -416,22 +478,23 @@ fn line_with<'a>(text: &'a str, needle: &str) -> &'a str {
 }
 
 /// An active token "fresh" and an expired one "stale".
-fn fresh_and_stale() -> TestEnv {
-    let env = TestEnv::new();
+fn fresh_and_stale(backend: Backend) -> Option<TestEnv> {
+    let env = TestEnv::on(backend)?;
     env.create("fresh", &[]);
     env.create("stale", &[]);
-    env.sql()
-        .execute(
-            "UPDATE tokens SET expires_at = ?1 WHERE name = 'stale'",
-            [now() - DAY],
-        )
-        .unwrap();
-    env
+    let n = env.sql_execute(&format!(
+        "UPDATE tokens SET expires_at = {} WHERE name = 'stale'",
+        now() - DAY
+    ));
+    assert_eq!(n, 1);
+    Some(env)
 }
 
-#[test]
-fn color_always_paints_an_expired_token_red() {
-    let env = fresh_and_stale();
+#[rstest]
+fn color_always_paints_an_expired_token_red(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = fresh_and_stale(backend) else {
+        return;
+    };
     let out = env.ok(&["token", "list", "--color", "always"]);
     let stale = line_with(&out, "stale");
     assert!(has_red(stale), "{stale:?}");
@@ -444,9 +507,11 @@ fn color_always_paints_an_expired_token_red() {
     assert_eq!(v[1]["status"], "expired");
 }
 
-#[test]
-fn color_never_and_no_color_have_no_escapes() {
-    let env = fresh_and_stale();
+#[rstest]
+fn color_never_and_no_color_have_no_escapes(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = fresh_and_stale(backend) else {
+        return;
+    };
     let out = env.ok(&["token", "list", "--color", "never"]);
     assert!(!out.contains('\x1b'), "{out:?}");
     assert!(line_with(&out, "stale").contains("expired"));
@@ -461,9 +526,11 @@ fn color_never_and_no_color_have_no_escapes() {
     assert!(!out.contains('\x1b'), "{out:?}");
 }
 
-#[test]
-fn color_auto_on_a_terminal_honours_no_color() {
-    let env = fresh_and_stale();
+#[rstest]
+fn color_auto_on_a_terminal_honours_no_color(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = fresh_and_stale(backend) else {
+        return;
+    };
     let (code, seen) = Pty::spawn(&env, &["token", "list"]).finish();
     assert_eq!(code, 0, "{seen}");
     assert!(has_red(line_with(&seen, "stale")), "{seen:?}");
@@ -478,9 +545,11 @@ fn color_auto_on_a_terminal_honours_no_color() {
     assert!(!seen.contains('\x1b'), "{seen:?}");
 }
 
-#[test]
-fn color_always_wins_over_no_color() {
-    let env = fresh_and_stale();
+#[rstest]
+fn color_always_wins_over_no_color(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = fresh_and_stale(backend) else {
+        return;
+    };
     let out = env
         .cmd(&["token", "list", "--color", "always"])
         .env("NO_COLOR", "1")

@@ -13,7 +13,9 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use expectrl::process::unix::WaitStatus;
 use expectrl::{Eof, Expect, Session};
 
-use crate::common::{BIN, TestEnv, path_str};
+use rstest::rstest;
+
+use crate::common::{BIN, Backend, Postgres, Sqlite, TestEnv, path_str, quote};
 use crate::verify::{forge, id_part, secret_part};
 
 fn mode(path: &Path) -> u32 {
@@ -44,6 +46,7 @@ fn under_umask_000(env: &TestEnv, args: &[&str]) -> Command {
     cmd
 }
 
+/// About the store's files and their modes: SQLite only.
 #[test]
 fn store_wal_shm_and_backups_are_owner_only_under_umask_000() {
     let env = TestEnv::new();
@@ -114,9 +117,13 @@ fn hash_with(secret: &str, m: u32, t: u32, p: u32) -> String {
     phc
 }
 
-#[test]
-fn verify_takes_argon2_parameters_from_the_stored_hash() {
-    let env = TestEnv::new();
+#[rstest]
+fn verify_takes_argon2_parameters_from_the_stored_hash(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
     let t = env.create("x", &[]);
     let id = id_part(&t).to_string();
     let wrong = forge(&id, &"w".repeat(30));
@@ -124,13 +131,11 @@ fn verify_takes_argon2_parameters_from_the_stored_hash() {
     // whose hashes were made with other settings keeps working.
     for (m, time, p) in [(8, 1, 1), (64, 3, 2), (32768, 1, 1)] {
         let phc = hash_with(secret_part(&t), m, time, p);
-        let n = env
-            .sql()
-            .execute(
-                "UPDATE tokens SET secret_hash = ?1 WHERE id = ?2",
-                [&phc, &id],
-            )
-            .unwrap();
+        let n = env.sql_execute(&format!(
+            "UPDATE tokens SET secret_hash = {} WHERE id = {}",
+            quote(&phc),
+            quote(&id)
+        ));
         assert_eq!(n, 1);
         let out = env.verify(&t, &[]);
         assert_eq!(
@@ -146,25 +151,21 @@ fn verify_takes_argon2_parameters_from_the_stored_hash() {
     }
     // And during a grace, the previous hash's own parameters apply too.
     let old_phc = hash_with(secret_part(&t), 16, 2, 1);
-    env.sql()
-        .execute(
-            "UPDATE tokens SET secret_hash = ?1 WHERE id = ?2",
-            [&old_phc, &id],
-        )
-        .unwrap();
+    let n = env.sql_execute(&format!(
+        "UPDATE tokens SET secret_hash = {} WHERE id = {}",
+        quote(&old_phc),
+        quote(&id)
+    ));
+    assert_eq!(n, 1);
     let new = env
         .ok(&["token", "rotate", "x", "--grace", "1h"])
         .trim()
         .to_string();
-    let prev: String = env
-        .sql()
-        .query_row(
-            "SELECT prev_secret_hash FROM tokens WHERE id = ?1",
-            [&id],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(prev, old_phc);
+    let prev: Option<String> = env.sql_value(&format!(
+        "SELECT prev_secret_hash FROM tokens WHERE id = {}",
+        quote(&id)
+    ));
+    assert_eq!(prev, Some(old_phc));
     assert_eq!(env.verify(&t, &[]).status.code(), Some(0), "old, in grace");
     assert_eq!(env.verify(&new, &[]).status.code(), Some(0), "new");
 }

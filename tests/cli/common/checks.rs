@@ -5,7 +5,7 @@
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use super::TestEnv;
+use super::{Backend, TestEnv, quote};
 
 /// What a finished command left: exit code (None if killed), stdout and
 /// stderr.
@@ -82,24 +82,26 @@ impl TestEnv {
     }
 
     /// Asserts the store is healthy and agrees with its audit trail:
-    /// `db check` passes, `PRAGMA integrity_check` is ok, every token has
-    /// exactly one create event (and every create event a token), every
-    /// revoked token exactly one revoke event and no live token any.
+    /// `db check` passes, the engine finds the store sound (SQLite's
+    /// `integrity_check` and `foreign_key_check`; PostgreSQL enforces its
+    /// foreign keys itself), every token has exactly one create event (and
+    /// every create event a token), every revoked token exactly one revoke
+    /// event and no live token any. On either store.
     pub fn assert_consistent(&self, when: &str) {
         let check = self.run(&["db", "check"], None);
         assert_eq!(check.code, Some(0), "db check {when}: {check:?}");
 
-        let conn = self.sql();
-        let integrity: String = conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(integrity, "ok", "{when}");
-        let count = |sql: &str| -> i64 { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
-        let problems = |sql: &str| -> Vec<String> {
-            let mut stmt = conn.prepare(sql).unwrap();
-            stmt.query_map([], |r| r.get::<_, String>(0))
-                .unwrap()
-                .map(Result::unwrap)
+        if self.backend() == Backend::Sqlite {
+            let integrity: Option<String> = self.sql_value("PRAGMA integrity_check");
+            assert_eq!(integrity.as_deref(), Some("ok"), "{when}");
+            let orphans: Option<i64> =
+                self.sql_value("SELECT count(*) FROM pragma_foreign_key_check");
+            assert_eq!(orphans, Some(0), "{when}");
+        }
+        let problems = |sql: &str| -> Vec<Option<String>> {
+            self.sql_rows(sql)
+                .into_iter()
+                .map(|mut r| r.remove(0))
                 .collect()
         };
         let bad = problems(
@@ -115,74 +117,85 @@ impl TestEnv {
         );
         assert!(bad.is_empty(), "{when}: {bad:?}");
         let bad = problems(
-            "SELECT 'token ' || t.id || ' revoked=' || (t.revoked_at IS NOT NULL)
+            "SELECT 'token ' || t.id || ' revoked at ' || coalesce(t.revoked_at, 0)
                     || ' with ' || count(e.id) || ' revoke events'
              FROM tokens t LEFT JOIN events e ON e.token_id = t.id AND e.action = 'revoke'
-             GROUP BY t.id
+             GROUP BY t.id, t.revoked_at
              HAVING count(e.id) <> (CASE WHEN t.revoked_at IS NULL THEN 0 ELSE 1 END)",
         );
         assert!(bad.is_empty(), "{when}: {bad:?}");
-        assert_eq!(
-            count("SELECT count(*) FROM tokens"),
-            count("SELECT count(*) FROM events WHERE action = 'create'"),
-            "{when}"
+        // One statement, so one snapshot on either engine.
+        let counts = self.sql_rows(
+            "SELECT (SELECT count(*) FROM tokens),
+                    (SELECT count(*) FROM events WHERE action = 'create'),
+                    (SELECT count(*) FROM tokens WHERE revoked_at IS NOT NULL),
+                    (SELECT count(*) FROM events WHERE action = 'revoke')",
         );
-        assert_eq!(
-            count("SELECT count(*) FROM tokens WHERE revoked_at IS NOT NULL"),
-            count("SELECT count(*) FROM events WHERE action = 'revoke'"),
-            "{when}"
-        );
-        let orphans = count("SELECT count(*) FROM pragma_foreign_key_check");
-        assert_eq!(orphans, 0, "{when}");
+        let c = &counts[0];
+        assert_eq!(c[0], c[1], "{when}: tokens and create events");
+        assert_eq!(c[2], c[3], "{when}: revoked tokens and revoke events");
     }
 
     /// Copies the live token `seed` into new rows named `names`, each with
     /// its create event, in one transaction: many tokens without paying
-    /// argon2 for each. Returns their ids.
+    /// argon2 for each. Returns their ids. On either store.
     pub fn clone_tokens(&self, seed: &str, names: &[String]) -> Vec<String> {
-        let mut conn = self.sql();
-        let tx = conn.transaction().unwrap();
-        let mut ids = Vec::new();
-        for name in names {
-            let id: String = tx
-                .query_row(
-                    "SELECT printf('K%09d', coalesce(max(rowid), 0) + 1) FROM tokens",
-                    [],
-                    |r| r.get(0),
-                )
-                .unwrap();
-            tx.execute(
-                "INSERT INTO tokens (id, account_id, name, secret_hash, acls, allow_ips,
-                                     created_at, expires_at)
-                 SELECT ?1, account_id, ?2, secret_hash, acls, allow_ips, created_at, expires_at
-                 FROM tokens WHERE name = ?3 AND revoked_at IS NULL",
-                rusqlite::params![id, name, seed],
-            )
-            .unwrap();
-            tx.execute(
-                "INSERT INTO events (at, actor, action, account_id, account, token_id,
-                                     token_name, detail)
-                 SELECT t.created_at, 'test', 'create', t.account_id, a.name, t.id, t.name,
-                        'cloned by the test'
-                 FROM tokens t JOIN accounts a ON a.id = t.account_id WHERE t.id = ?1",
-                [&id],
-            )
-            .unwrap();
-            ids.push(id);
+        // Tokens are never deleted, so numbering on from the count never
+        // repeats an id; a random base62 id is never all digits after K.
+        let count: i64 = self
+            .sql_value("SELECT count(*) FROM tokens")
+            .expect("a count");
+        let ids: Vec<String> = (1..=names.len() as i64)
+            .map(|k| format!("K{:09}", count + k))
+            .collect();
+        let values: Vec<String> = ids
+            .iter()
+            .zip(names)
+            .map(|(id, name)| format!("({}, {})", quote(id), quote(name)))
+            .collect();
+        let values = values.join(",\n");
+        let sql = format!(
+            "BEGIN;
+             INSERT INTO tokens (id, account_id, name, secret_hash, acls, allow_ips,
+                                 created_at, expires_at)
+             SELECT v.column1, t.account_id, v.column2, t.secret_hash, t.acls, t.allow_ips,
+                    t.created_at, t.expires_at
+             FROM (VALUES {values}) AS v, tokens t
+             WHERE t.name = {seed} AND t.revoked_at IS NULL;
+             INSERT INTO events (at, actor, action, account_id, account, token_id,
+                                 token_name, detail)
+             SELECT t.created_at, 'test', 'create', t.account_id, a.name, t.id, t.name,
+                    'cloned by the test'
+             FROM (VALUES {values}) AS v
+             JOIN tokens t ON t.id = v.column1 JOIN accounts a ON a.id = t.account_id;
+             COMMIT;",
+            seed = quote(seed),
+        );
+        match self.backend() {
+            Backend::Sqlite => self.sql().execute_batch(&sql).expect("clone tokens"),
+            Backend::Postgres => {
+                self.sql_rows(&sql);
+            }
         }
-        tx.commit().unwrap();
+        let cloned: Option<i64> = self.sql_value(&format!(
+            "SELECT count(*) FROM tokens WHERE id IN ({})",
+            ids.iter()
+                .map(|id| quote(id))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        assert_eq!(cloned, Some(names.len() as i64), "clones of {seed}");
         ids
     }
 
-    /// One column of one token row by id.
-    pub fn token_field<T: rusqlite::types::FromSql>(&self, id: &str, column: &str) -> T {
-        self.sql()
-            .query_row(
-                &format!("SELECT {column} FROM tokens WHERE id = ?1"),
-                [id],
-                |r| r.get(0),
-            )
-            .unwrap()
+    /// One column of one token row by id, as text (`None` for NULL).
+    pub fn token_field(&self, id: &str, column: &str) -> Option<String> {
+        let rows = self.sql_rows(&format!(
+            "SELECT {column} FROM tokens WHERE id = {}",
+            quote(id)
+        ));
+        assert_eq!(rows.len(), 1, "token {id}");
+        rows[0][0].clone()
     }
 }
 
