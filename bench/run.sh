@@ -85,6 +85,9 @@ done
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tokenctl-bench.XXXXXX")
 trap 'pg_stop; rm -rf "$TMP"' EXIT
+# Interrupted, still clean up (the PostgreSQL cluster is a daemon).
+trap 'exit 130' INT
+trap 'exit 143' TERM
 if [ "$has_pg" -eq 1 ]; then
     say "starting a throwaway PostgreSQL"
     pg_start

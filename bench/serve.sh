@@ -111,6 +111,9 @@ cleanup() {
     rm -rf "$TMP"
 }
 trap cleanup EXIT
+# Interrupted, still clean up (the PostgreSQL cluster is a daemon).
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 unset TOKENCTL_DB TOKENCTL_USER TOKENCTL_OUTPUT TOKENCTL_TOKEN
 export USER=alice NO_COLOR=1
@@ -222,7 +225,9 @@ stop_server() {
     curl -s "http://127.0.0.1:$PORT/metrics" >"$TMP/metrics-$1.txt"
     CPU[$1]=$(awk -v a="$(server_cpu)" -v b="${CPU0[$1]}" 'BEGIN {printf "%.2f", a - b}')
     if [ "${1%%-*}" = postgres ]; then
-        DBCPU[$1]=$(awk -v a="$(pg_cpu)" -v b="${DBCPU0[$1]}" 'BEGIN {printf "%.2f", a - b}')
+        # A sample that went backwards (seen once, not explained) is not
+        # reported as a figure.
+        DBCPU[$1]=$(awk -v a="$(pg_cpu)" -v b="${DBCPU0[$1]}" 'BEGIN {d = a - b; if (d < 0) print "n/a"; else printf "%.2f", d}')
     fi
     kill -TERM "$SERVER_PID"
     local rc=0
@@ -460,7 +465,8 @@ fi
                 "$(metric "$k" tokenctl_argon2_seconds_total)" \
                 "$(metric "$k" tokenctl_cooldown_refusals_total)" "${LOGLINES[$k]}" "${CPU[$k]}" \
                 "${db_cpu:-—}" \
-                "$(awk -v c="${CPU[$k]}" -v d="${db_cpu:-0}" -v n="$total" 'BEGIN {printf "%.1f", (n > 0 ? (c + d) * 1e6 / n : 0)}')"
+                "$(awk -v c="${CPU[$k]}" -v d="${db_cpu:-0}" -v n="$total" 'BEGIN {
+                    if (d == "n/a") print "n/a"; else printf "%.1f", (n > 0 ? (c + d) * 1e6 / n : 0) }')"
         done
     done
     echo
