@@ -80,6 +80,23 @@ impl Store {
         })
     }
 
+    /// This store, to write to after reading it: on PostgreSQL the same
+    /// connection, which can write (a second one would cost the server a
+    /// new process); on SQLite `reopen`'s, as `open_read` may have opened
+    /// the file read-only.
+    pub fn to_change(
+        self,
+        reopen: impl FnOnce() -> anyhow::Result<Store>,
+    ) -> anyhow::Result<Store> {
+        match self.backend {
+            Backend::Postgres(_) => Ok(self),
+            Backend::Sqlite(_) => {
+                drop(self);
+                reopen()
+            }
+        }
+    }
+
     /// The backend's own reads, outside a transaction.
     fn queries(&self) -> &dyn Queries {
         match &self.backend {

@@ -177,3 +177,27 @@ fn concurrent_first_uses_and_creates_of_one_name_serialise() {
         .collect();
     assert_eq!(actions, ["account-add", "create"]);
 }
+
+/// A valid verify records Last Used on PostgreSQL too, on the connection
+/// it read the token with.
+#[test]
+fn verify_records_last_used_on_postgresql() {
+    let Some(env) = TestEnv::postgres() else {
+        return;
+    };
+    let token = env.create("x", &[]);
+    let out = env.verify(&token, &["--ip", "203.0.113.9"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown = env.json(&["token", "show", "x"]);
+    assert_eq!(shown["last_used_ip"], "203.0.113.9");
+    assert!(shown["last_used"].is_string(), "{shown}");
+}

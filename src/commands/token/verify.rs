@@ -45,9 +45,11 @@ pub(super) fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
             if t.last_used_at != Some(ctx.now) || t.last_used_ip != ip {
                 // The answer does not depend on recording Last Used, which
                 // a store we can only read does not allow.
-                let recorded = ctx.open_to_change().and_then(|mut store| {
-                    store.write(|tx| Ok(tx.record_use(&t.id, ctx.now, ip.as_deref())?))
-                });
+                let recorded = store
+                    .to_change(|| ctx.open_to_change())
+                    .and_then(|mut store| {
+                        store.write(|tx| Ok(tx.record_use(&t.id, ctx.now, ip.as_deref())?))
+                    });
                 if let Err(e) = recorded {
                     ctx.msg.warn(&format!("could not record Last Used: {e:#}"));
                 }
