@@ -65,6 +65,10 @@ pub struct GlobalArgs {
     pub output: OutputFormat,
 
     /// Answer yes to every confirmation
+    ///
+    /// On a terminal a confirmation is answered with y (or yes) or n and then
+    /// Enter, a bare Enter being no; without a terminal a command that needs
+    /// one is refused (exit 6) unless --yes is given.
     #[arg(short = 'y', long, global = true)]
     pub yes: bool,
 

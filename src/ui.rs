@@ -77,11 +77,15 @@ impl Messages {
 }
 
 /// Asks a yes/no question on the terminal; `default` is the answer to a
-/// bare Enter. Only call this when `all_terminals()` holds.
+/// bare Enter. The answer counts only once Enter is pressed (the last `y`
+/// or `n` typed wins, other keys are read and ignored), so typing `yes`
+/// and Enter answers yes and leaves nothing behind for the shell. Only
+/// call this when `all_terminals()` holds.
 pub fn ask(prompt: &str, default: bool) -> Result<bool> {
     dialoguer::Confirm::new()
         .with_prompt(prompt)
         .default(default)
+        .wait_for_newline(true)
         .interact()
         .map_err(|e| Error::new(Kind::Aborted, format!("no answer to the confirmation: {e}")))
 }

@@ -29,16 +29,21 @@ impl Pty {
 
     pub fn spawn_with(env: &TestEnv, args: &[&str], vars: &[(&str, &str)]) -> Pty {
         let mut cmd = Command::new(BIN);
+        cmd.args(args);
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        Pty::spawn_command(env, cmd)
+    }
+
+    /// Any command on a pty, with TestEnv's environment (plus TERM).
+    pub fn spawn_command(env: &TestEnv, mut cmd: Command) -> Pty {
         cmd.env_clear()
             .env("HOME", env.dir.path())
             .env("TOKENCTL_DB", &env.db)
             .env("USER", &env.user)
             .env("TZ", "UTC")
-            .env("TERM", "xterm")
-            .args(args);
-        for (k, v) in vars {
-            cmd.env(k, v);
-        }
+            .env("TERM", "xterm");
         let mut session = Session::spawn(cmd).expect("spawn on a pty");
         session
             .get_process_mut()
@@ -130,7 +135,7 @@ fn create_shows_the_token_once_and_asks_until_saved() {
     assert_eq!(verify_code(&env, &token), Some(0));
 
     // "No" shows it again, and asks again.
-    pty.send("n");
+    pty.send("n\r");
     let again = pty.expect_regex(TOKEN_LINE);
     assert_eq!(again, token);
     pty.expect(SAVED);
@@ -140,7 +145,7 @@ fn create_shows_the_token_once_and_asks_until_saved() {
     assert_eq!(pty.expect_regex(TOKEN_LINE), token);
     pty.expect(YES_NO);
 
-    pty.send("y");
+    pty.send("y\r");
     let (code, seen) = pty.finish();
     assert_eq!(code, 0, "{seen}");
     assert_eq!(token_count(&env), 1, "one token, however often shown");
@@ -208,7 +213,7 @@ fn revoke_on_a_terminal_asks() {
         question.contains('x'),
         "the question names the token: {question}"
     );
-    pty.send("n");
+    pty.send("n\r");
     let (code, seen) = pty.finish();
     assert_eq!(code, 6, "{seen}");
     assert!(seen.contains("error:"), "{seen}");
@@ -227,7 +232,7 @@ fn revoke_on_a_terminal_asks() {
     // "y": revoked.
     let mut pty = Pty::spawn(&env, &["token", "revoke", "x"]);
     pty.expect(YES_NO);
-    pty.send("y");
+    pty.send("y\r");
     let (code, seen) = pty.finish();
     assert_eq!(code, 0, "{seen}");
     assert!(seen.contains("revoked 1 token"), "{seen}");
@@ -262,7 +267,7 @@ fn revoke_all_on_a_terminal_asks() {
     // What would be taken is shown before the question.
     assert!(shown.contains("ci-a") && shown.contains("ci-b"), "{shown}");
     assert!(!shown.contains("web"), "{shown}");
-    pty.send("n");
+    pty.send("n\r");
     let (code, seen) = pty.finish();
     assert_eq!(code, 6, "{seen}");
     assert_eq!(env.snapshot(), before);
@@ -270,7 +275,7 @@ fn revoke_all_on_a_terminal_asks() {
 
     let mut pty = Pty::spawn(&env, &["token", "revoke-all", "--match", "ci-*"]);
     pty.expect(YES_NO);
-    pty.send("y");
+    pty.send("y\r");
     let (code, seen) = pty.finish();
     assert_eq!(code, 0, "{seen}");
     assert!(seen.contains("revoked 2 tokens"), "{seen}");
@@ -295,4 +300,41 @@ fn revoke_all_on_a_terminal_does_not_ask_for_nothing_or_a_dry_run() {
     assert!(seen.contains("revoked 0 tokens"), "{seen}");
     assert_eq!(env.snapshot(), before);
     assert_eq!(verify_code(&env, &a), Some(0));
+}
+
+#[test]
+fn a_confirmation_is_read_on_enter_and_leaves_nothing_for_the_shell() {
+    let env = TestEnv::new();
+    let x = env.create("x", &[]);
+    let before = env.snapshot();
+
+    // A shell runs revoke, then reads what is left on the terminal, as
+    // bash would read its next command.
+    let mut cmd = Command::new("bash");
+    cmd.arg("-c").arg(format!(
+        "{BIN} token revoke x; echo \"exit=$?\"; \
+         IFS= read -r -t 1 rest; echo \"left=<$rest>\""
+    ));
+    let mut pty = Pty::spawn_command(&env, cmd);
+    pty.expect(YES_NO);
+    // `y` alone does nothing: the answer waits for Enter.
+    pty.send("y");
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(env.snapshot(), before, "acted on `y` without Enter");
+    pty.send("es\r");
+    pty.expect("exit=0");
+    let left = pty.expect_regex(r"left=<([^>]*)>");
+    assert_eq!(left, "", "left over as the next command");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 0, "{seen}");
+    assert!(seen.contains("revoked 1 token"), "{seen}");
+    assert_eq!(verify_code(&env, &x), Some(5));
+    let revokes = env
+        .json(&["audit"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "revoke")
+        .count();
+    assert_eq!(revokes, 1, "revoked exactly once");
 }

@@ -235,14 +235,14 @@ fn restore_on_a_terminal_asks() {
     let mut pty = Pty::spawn(&env, &["db", "restore", path_str(&backup)]);
     let asked = pty.expect("[y/N]");
     assert!(asked.contains("Replace every account, token"), "{asked}");
-    pty.send("n");
+    pty.send("n\r");
     let (code, _) = pty.finish();
     assert_eq!(code, 6);
     assert_eq!(env.snapshot(), before);
 
     let mut pty = Pty::spawn(&env, &["db", "restore", path_str(&backup)]);
     pty.expect("[y/N]");
-    pty.send("y");
+    pty.send("y\r");
     let (code, seen) = pty.finish();
     assert_eq!(code, 0, "{seen}");
     assert!(seen.contains("restored "), "{seen}");

@@ -79,7 +79,7 @@ fn store_wal_shm_and_backups_are_owner_only_under_umask_000() {
         assert!(side.exists(), "no {suffix} while the store is open");
         assert_eq!(mode(&side), 0o600, "{}", side.display());
     }
-    session.send("n").unwrap();
+    session.send("n\r").unwrap();
     session.expect(Eof).unwrap();
     match session.get_process().wait().unwrap() {
         WaitStatus::Exited(_, code) => assert_eq!(code, 6, "declined"),
