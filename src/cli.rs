@@ -287,7 +287,10 @@ pub enum TokenCommand {
     /// Restore disabled tokens
     Enable(TokensArgs),
     /// Revoke tokens: they stop verifying at once
-    Revoke(TokensArgs),
+    ///
+    /// Asks on a terminal; without one it needs --yes (exit 6 otherwise).
+    /// --dry-run shows the tokens it would revoke and changes nothing.
+    Revoke(RevokeArgs),
     /// Revoke every live token that passes the filters
     ///
     /// Without filters, every live token of the account (or of every
@@ -436,6 +439,16 @@ pub struct TokensArgs {
     /// Names of live tokens, or ids
     #[arg(required = true, value_name = "TOKEN", add = ArgValueCompleter::new(complete::token_names))]
     pub tokens: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    #[command(flatten)]
+    pub tokens: TokensArgs,
+
+    /// Show what would be revoked, and change nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -7,7 +7,7 @@ use super::Context;
 use crate::cli::{AccountAddArgs, AccountArgs, AccountCommand, AccountEditArgs};
 use crate::error::Error;
 use crate::model::Account;
-use crate::output::{self, AccountList, AccountView, DeletedView};
+use crate::output::{self, AccountList, AccountView, DeletedView, plural};
 use crate::store::{Queries, TokenQuery};
 use crate::values::{self, AclEdit, Privileges};
 
@@ -174,8 +174,9 @@ fn delete(ctx: &Context, args: AccountArgs) -> Result<()> {
     let account = find(&store, &args.name)?;
     let live = store.live_token_count(account.id)?;
     ctx.confirm(&format!(
-        "Delete account '{}' and revoke its {live} live token(s)?",
-        account.name
+        "Delete account '{}' and revoke its {}?",
+        account.name,
+        plural(live as usize, "live token")
     ))?;
     let revoked = store.write(|tx| {
         // By id: the account may have been renamed since we asked.

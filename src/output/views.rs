@@ -377,8 +377,9 @@ impl<'a> DeletedView<'a> {
 impl View for DeletedView<'_> {
     fn text(&self, _: Style) -> Text {
         Text::line(format!(
-            "deleted account '{}'; revoked {} token(s)",
-            self.deleted, self.revoked
+            "deleted account '{}'; revoked {}",
+            self.deleted,
+            plural(self.revoked, "token")
         ))
     }
 }
@@ -516,8 +517,11 @@ impl CopiedView {
 impl View for CopiedView {
     fn text(&self, _: Style) -> Text {
         Text::line(format!(
-            "copied {} accounts, {} tokens, {} events to {}",
-            self.accounts, self.tokens, self.events, self.copied_to
+            "copied {}, {}, {} to {}",
+            plural(self.accounts as usize, "account"),
+            plural(self.tokens as usize, "token"),
+            plural(self.events as usize, "event"),
+            self.copied_to
         ))
     }
 }

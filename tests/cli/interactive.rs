@@ -285,10 +285,15 @@ fn revoke_all_on_a_terminal_asks() {
 }
 
 #[test]
-fn revoke_all_on_a_terminal_does_not_ask_for_nothing_or_a_dry_run() {
+fn revoke_and_revoke_all_on_a_terminal_do_not_ask_for_nothing_or_a_dry_run() {
     let env = TestEnv::new();
     let a = env.create("a", &[]);
     let before = env.snapshot();
+    let pty = Pty::spawn(&env, &["token", "revoke", "a", "--dry-run"]);
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 0, "{seen}");
+    assert!(!seen.contains(YES_NO), "{seen}");
+    assert!(seen.contains("would revoke 1 token (dry run)"), "{seen}");
     let pty = Pty::spawn(&env, &["token", "revoke-all", "--dry-run"]);
     let (code, seen) = pty.finish();
     assert_eq!(code, 0, "{seen}");
@@ -337,4 +342,19 @@ fn a_confirmation_is_read_on_enter_and_leaves_nothing_for_the_shell() {
         .filter(|e| e["action"] == "revoke")
         .count();
     assert_eq!(revokes, 1, "revoked exactly once");
+}
+
+#[test]
+fn revoke_all_of_one_token_asks_in_the_singular() {
+    let env = TestEnv::new();
+    let a = env.create("a", &[]);
+    let mut pty = Pty::spawn(&env, &["token", "revoke-all"]);
+    let question = pty.expect(YES_NO);
+    assert!(question.contains("Revoke this token?"), "{question}");
+    assert!(!question.contains("1 token"), "{question}");
+    pty.send("y\r");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 0, "{seen}");
+    assert!(seen.contains("revoked 1 token"), "{seen}");
+    assert_eq!(verify_code(&env, &a), Some(5));
 }

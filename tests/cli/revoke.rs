@@ -957,3 +957,56 @@ fn a_revocation_and_its_audit_event_commit_together(#[values(Sqlite, Postgres)] 
     assert_eq!(verify_code(&env, &a), Some(0));
     assert_eq!(verify_code(&env, &b), Some(0));
 }
+
+#[rstest]
+fn revoke_dry_run_shows_what_it_would_take_and_changes_nothing(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
+    let a = env.create("a", &[]);
+    env.create("b", &[]);
+    env.create("gone", &[]);
+    let gone = env.json(&["token", "show", "gone"])["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    env.ok(&["token", "revoke", "gone", "--yes"]);
+    let before = env.snapshot();
+
+    // No --yes needed off a terminal; the shape is revoke-all's dry run.
+    let v = env.json(&["token", "revoke", "a", &gone, "--dry-run"]);
+    assert_eq!(keys(&v), ["revoked", "tokens", "would_revoke"]);
+    assert_eq!(v["revoked"], 0);
+    assert_eq!(v["would_revoke"], 1, "the revoked one is not taken again");
+    assert_eq!(names(&v["tokens"]), ["a"]);
+    assert_eq!(keys(&v["tokens"][0]), TOKEN_KEYS);
+    assert_eq!(v["tokens"][0]["status"], "active");
+    let v = env.json(&["token", "revoke", "a", "b", "--dry-run", "--yes"]);
+    assert_eq!(v["would_revoke"], 2);
+    let table = env.ok(&["token", "revoke", "a", "--dry-run"]);
+    assert!(table.contains("would revoke 1 token (dry run)"), "{table}");
+    assert!(!table.contains("1 tokens"), "{table}");
+    let table = env.ok(&["token", "revoke", "a", "b", "--dry-run"]);
+    assert!(table.contains("would revoke 2 tokens (dry run)"), "{table}");
+    // An unknown name is still not found.
+    env.fails(&["token", "revoke", "a", "nope", "--dry-run"], 3);
+    assert_eq!(env.snapshot(), before);
+    assert_eq!(verify_code(&env, &a), Some(0));
+}
+
+#[rstest]
+fn counts_in_messages_are_singular_for_one(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
+    env.create("a", &[]);
+    let out = env.ok(&["token", "revoke", "a", "--yes"]);
+    assert_eq!(out.trim(), "revoked 1 token");
+    add_account(&env, "bob", r#"["read"]"#);
+    create_as(&env, "bob", "b1");
+    let out = env.ok(&["account", "delete", "bob", "--yes"]);
+    assert_eq!(out.trim(), "deleted account 'bob'; revoked 1 token");
+    assert!(!out.contains("(s)"), "{out}");
+}

@@ -33,7 +33,12 @@ pub fn run(ctx: &Context, cmd: TokenCommand) -> Result<()> {
         TokenCommand::Rotate(args) => rotate::rotate(ctx, args),
         TokenCommand::Disable(args) => state::change_tokens(ctx, &args.tokens, Change::Disable),
         TokenCommand::Enable(args) => state::change_tokens(ctx, &args.tokens, Change::Enable),
-        TokenCommand::Revoke(args) => state::change_tokens(ctx, &args.tokens, Change::Revoke),
+        TokenCommand::Revoke(args) if args.dry_run => {
+            state::revoke_dry_run(ctx, &args.tokens.tokens)
+        }
+        TokenCommand::Revoke(args) => {
+            state::change_tokens(ctx, &args.tokens.tokens, Change::Revoke)
+        }
         TokenCommand::RevokeAll(args) => revoke_all::revoke_all(ctx, args),
         TokenCommand::Verify(args) => verify::verify(ctx, args),
     }

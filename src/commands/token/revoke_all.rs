@@ -4,7 +4,6 @@ use std::collections::HashSet;
 
 use anyhow::Result;
 
-use super::plural;
 use super::selection::{parse_glob, selection_account, selection_query};
 use crate::cli::{RevokeAllArgs, SelectionArgs};
 use crate::commands::Context;
@@ -44,10 +43,10 @@ pub(super) fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
             let view = TokenList::new(&preview, ctx.now, args.selection.all_accounts);
             output::show(ctx.style, ctx.msg, &view)?;
         }
-        ctx.confirm(&format!(
-            "Revoke these {}? They stop working at once",
-            plural(preview.len(), "token")
-        ))?;
+        ctx.confirm(&match preview.len() {
+            1 => "Revoke this token? It stops working at once".to_string(),
+            n => format!("Revoke these {n} tokens? They stop working at once"),
+        })?;
         Some(preview.into_iter().map(|t| t.id).collect())
     };
     let detail = revoke_all_detail(&args.selection);

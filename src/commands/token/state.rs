@@ -5,7 +5,7 @@ use anyhow::Result;
 use super::{plural, resolve_live, revoked_conflict, token_not_found};
 use crate::commands::Context;
 use crate::model::Token;
-use crate::output::{self, ChangedView};
+use crate::output::{self, ChangedView, RevokedView};
 use crate::store::Queries;
 
 /// The state changes that take several `<TOKEN>`s.
@@ -47,25 +47,8 @@ impl Change {
 /// is not found (or, for disable/enable, revoked) nothing changes. A token
 /// already in the wanted state is left alone, with no audit event.
 pub(super) fn change_tokens(ctx: &Context, names: &[String], change: Change) -> Result<()> {
-    let first = names.first().map(String::as_str).unwrap_or_default();
     let mut store = ctx.open_to_change()?;
-
-    // Resolve every name before asking anything.
-    let account = ctx
-        .read_account(&store)?
-        .ok_or_else(|| token_not_found(ctx, first))?;
-    let mut targets: Vec<Token> = Vec::new();
-    for name in names {
-        let t = match change {
-            Change::Revoke => store
-                .resolve_token(account.id, name)?
-                .ok_or_else(|| token_not_found(ctx, name))?,
-            _ => resolve_live(ctx, &store, &account, name, change.past())?,
-        };
-        if !targets.iter().any(|o| o.id == t.id) {
-            targets.push(t);
-        }
-    }
+    let targets = resolve_all(ctx, &store, names, change)?;
     let pending: Vec<&str> = targets
         .iter()
         .filter(|t| change.applies_to(t))
@@ -107,4 +90,41 @@ pub(super) fn change_tokens(ctx: &Context, names: &[String], change: Change) -> 
     })?;
     let view = ChangedView::new(change.past(), &changed, ctx.now);
     Ok(output::show(ctx.style, ctx.msg, &view)?)
+}
+
+/// `token revoke --dry-run`: the tokens `revoke` would take, in the shape
+/// of `revoke-all --dry-run`; changes nothing and never asks.
+pub(super) fn revoke_dry_run(ctx: &Context, names: &[String]) -> Result<()> {
+    let store = ctx.open_to_change()?;
+    let mut would = resolve_all(ctx, &store, names, Change::Revoke)?;
+    would.retain(|t| Change::Revoke.applies_to(t));
+    let view = RevokedView::new(&[], Some(&would), ctx.now, false);
+    Ok(output::show(ctx.style, ctx.msg, &view)?)
+}
+
+/// Every named token, each once; an unknown name (or, for disable and
+/// enable, a revoked token) is an error before anything is asked.
+fn resolve_all(
+    ctx: &Context,
+    store: &dyn Queries,
+    names: &[String],
+    change: Change,
+) -> Result<Vec<Token>> {
+    let first = names.first().map(String::as_str).unwrap_or_default();
+    let account = ctx
+        .read_account(store)?
+        .ok_or_else(|| token_not_found(ctx, first))?;
+    let mut targets: Vec<Token> = Vec::new();
+    for name in names {
+        let t = match change {
+            Change::Revoke => store
+                .resolve_token(account.id, name)?
+                .ok_or_else(|| token_not_found(ctx, name))?,
+            _ => resolve_live(ctx, store, &account, name, change.past())?,
+        };
+        if !targets.iter().any(|o| o.id == t.id) {
+            targets.push(t);
+        }
+    }
+    Ok(targets)
 }
