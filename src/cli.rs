@@ -297,9 +297,9 @@ pub enum TokenCommand {
     /// account with --all-accounts). Filters combine: --expired, --unused-for
     /// DUR (Last Used, or Created if never used, older than DUR), --match
     /// GLOB (the whole name, case-sensitive). One transaction, with one
-    /// audit event per token. Asks on a terminal; without one it needs
-    /// --yes (exit 6 otherwise); --dry-run and an empty selection never
-    /// ask. `token list` with the same filters shows the same tokens. A
+    /// audit event per token. Asks on a terminal (from 5 tokens on, you
+    /// type their number); without one it needs --yes (exit 6 otherwise);
+    /// --dry-run and an empty selection never ask. `token list` with the same filters shows the same tokens. A
     /// missing store is exit 1, with or without --dry-run, so a mistyped
     /// --db shows.
     ///
@@ -518,8 +518,9 @@ pub enum AccountCommand {
     Unsuspend(AccountArgs),
     /// Delete an account and revoke all its tokens
     ///
-    /// One transaction; asks on a terminal, needs --yes without one. The
-    /// name can be added again later; the old tokens stay revoked.
+    /// One transaction. On a terminal you confirm by typing the account's
+    /// name; without one it needs --yes (exit 6 otherwise). The name can
+    /// be added again later; the old tokens stay revoked.
     Delete(AccountArgs),
 }
 

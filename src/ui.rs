@@ -89,3 +89,15 @@ pub fn ask(prompt: &str, default: bool) -> Result<bool> {
         .interact()
         .map_err(|e| Error::new(Kind::Aborted, format!("no answer to the confirmation: {e}")))
 }
+
+/// Asks the user to type `expected` and Enter, as GitHub does before
+/// deleting a repository; true when what was typed (trimmed) matches.
+/// Only call this when `all_terminals()` holds.
+pub fn ask_typed(prompt: &str, expected: &str) -> Result<bool> {
+    let typed: String = dialoguer::Input::new()
+        .with_prompt(prompt)
+        .allow_empty(true)
+        .interact_text()
+        .map_err(|e| Error::new(Kind::Aborted, format!("no answer to the confirmation: {e}")))?;
+    Ok(typed.trim() == expected)
+}

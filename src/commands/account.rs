@@ -173,11 +173,15 @@ fn delete(ctx: &Context, args: AccountArgs) -> Result<()> {
     let mut store = ctx.open_to_change()?;
     let account = find(&store, &args.name)?;
     let live = store.live_token_count(account.id)?;
-    ctx.confirm(&format!(
-        "Delete account '{}' and revoke its {}?",
-        account.name,
-        plural(live as usize, "live token")
-    ))?;
+    ctx.confirm_typed(
+        &format!(
+            "Delete account '{}' and revoke its {}?",
+            account.name,
+            plural(live as usize, "live token")
+        ),
+        "the account's name",
+        &account.name,
+    )?;
     let revoked = store.write(|tx| {
         // By id: the account may have been renamed since we asked.
         let account = tx

@@ -147,19 +147,47 @@ impl Context {
 
     /// For destructive commands: asks on a terminal, else requires --yes.
     pub fn confirm(&self, question: &str) -> Result<()> {
-        if self.yes {
+        if !self.must_ask()? {
             return Ok(());
-        }
-        if !self.interactive {
-            return Err(Error::new(Kind::Aborted, "this command needs confirmation")
-                .with_hint("pass --yes to confirm without a terminal")
-                .into());
         }
         if ui::ask(question, false)? {
             Ok(())
         } else {
             Err(Error::new(Kind::Aborted, "aborted; nothing was changed").into())
         }
+    }
+
+    /// For bulk and irreversible commands: on a terminal the user types
+    /// `expected` (a count or a name); else requires --yes.
+    pub fn confirm_typed(&self, question: &str, what: &str, expected: &str) -> Result<()> {
+        if !self.must_ask()? {
+            return Ok(());
+        }
+        self.msg.text(question);
+        let prompt = format!("Type {what} ({expected}) to confirm");
+        if ui::ask_typed(&prompt, expected)? {
+            Ok(())
+        } else {
+            Err(Error::new(
+                Kind::Aborted,
+                format!("you did not type {expected}; aborted, nothing was changed"),
+            )
+            .into())
+        }
+    }
+
+    /// Whether a confirmation must be asked: not with --yes; refused
+    /// without a terminal.
+    fn must_ask(&self) -> Result<bool> {
+        if self.yes {
+            return Ok(false);
+        }
+        if !self.interactive {
+            return Err(Error::new(Kind::Aborted, "this command needs confirmation")
+                .with_hint("pass --yes to confirm without a terminal")
+                .into());
+        }
+        Ok(true)
     }
 }
 

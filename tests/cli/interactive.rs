@@ -358,3 +358,99 @@ fn revoke_all_of_one_token_asks_in_the_singular() {
     assert!(seen.contains("revoked 1 token"), "{seen}");
     assert_eq!(verify_code(&env, &a), Some(5));
 }
+
+/// The prompt of a typed confirmation.
+const TYPE_TO_CONFIRM: &str = "to confirm";
+
+#[test]
+fn revoke_all_of_many_asks_to_type_the_count() {
+    let env = TestEnv::new();
+    let tokens: Vec<String> = (1..=5).map(|i| env.create(&format!("t{i}"), &[])).collect();
+    let before = env.snapshot();
+
+    // Without a terminal the rule is unchanged: --yes, or exit 6.
+    env.fails(&["token", "revoke-all"], 6);
+    assert_eq!(env.snapshot(), before);
+
+    // A wrong count, or a mere `y`, aborts and changes nothing.
+    for wrong in ["4", "y", "yes", ""] {
+        let mut pty = Pty::spawn(&env, &["token", "revoke-all"]);
+        let asked = pty.expect(TYPE_TO_CONFIRM);
+        assert!(asked.contains("Revoke these 5 tokens?"), "{asked}");
+        assert!(asked.contains("(5)"), "{asked}");
+        assert!(!asked.contains(YES_NO), "{asked}");
+        pty.send(&format!("{wrong}\r"));
+        let (code, seen) = pty.finish();
+        assert_eq!(code, 6, "answer {wrong:?}: {seen}");
+        assert!(seen.contains("error:"), "{seen}");
+        assert_eq!(env.snapshot(), before, "answer {wrong:?}");
+    }
+
+    // The right count revokes them all.
+    let mut pty = Pty::spawn(&env, &["token", "revoke-all"]);
+    pty.expect(TYPE_TO_CONFIRM);
+    pty.send("5\r");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 0, "{seen}");
+    assert!(seen.contains("revoked 5 tokens"), "{seen}");
+    for t in &tokens {
+        assert_eq!(verify_code(&env, t), Some(5));
+    }
+}
+
+#[test]
+fn revoke_all_of_many_with_yes_does_not_ask() {
+    let env = TestEnv::new();
+    for i in 1..=5 {
+        env.create(&format!("t{i}"), &[]);
+    }
+    let pty = Pty::spawn(&env, &["token", "revoke-all", "--yes"]);
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 0, "{seen}");
+    assert!(!seen.contains(TYPE_TO_CONFIRM), "{seen}");
+    assert!(seen.contains("revoked 5 tokens"), "{seen}");
+}
+
+#[test]
+fn account_delete_asks_to_type_the_name() {
+    let env = TestEnv::new();
+    env.ok(&["account", "add", "bob", "--acl", "read"]);
+    let b = env.create("b1", &["-u", "bob"]);
+    let before = env.snapshot();
+
+    env.fails(&["account", "delete", "bob"], 6);
+    assert_eq!(env.snapshot(), before);
+
+    for wrong in ["bo", "y", "Bob", ""] {
+        let mut pty = Pty::spawn(&env, &["account", "delete", "bob"]);
+        let asked = pty.expect(TYPE_TO_CONFIRM);
+        assert!(
+            asked.contains("Delete account 'bob' and revoke its 1 live token?"),
+            "{asked}"
+        );
+        assert!(asked.contains("(bob)"), "{asked}");
+        pty.send(&format!("{wrong}\r"));
+        let (code, seen) = pty.finish();
+        assert_eq!(code, 6, "answer {wrong:?}: {seen}");
+        assert_eq!(env.snapshot(), before, "answer {wrong:?}");
+    }
+    assert_eq!(verify_code(&env, &b), Some(0));
+
+    let mut pty = Pty::spawn(&env, &["account", "delete", "bob"]);
+    pty.expect(TYPE_TO_CONFIRM);
+    pty.send("bob\r");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 0, "{seen}");
+    assert!(
+        seen.contains("deleted account 'bob'; revoked 1 token"),
+        "{seen}"
+    );
+    assert_eq!(verify_code(&env, &b), Some(5));
+
+    // --yes still skips it.
+    env.ok(&["account", "add", "carol", "--acl", "read"]);
+    let pty = Pty::spawn(&env, &["account", "delete", "carol", "--yes"]);
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 0, "{seen}");
+    assert!(!seen.contains(TYPE_TO_CONFIRM), "{seen}");
+}

@@ -11,6 +11,11 @@ use crate::model::Token;
 use crate::output::{self, RevokedView, TokenList};
 use crate::store::Queries;
 
+/// From this many tokens on, a person confirms by typing the count, not
+/// just `y`: up to four is a list read at a glance, more is a bulk action
+/// (README, "Exit codes").
+const TYPE_THE_COUNT_FROM: usize = 5;
+
 pub(super) fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
     let glob = parse_glob(&args.selection)?;
     let mut store = ctx.open_to_change()?;
@@ -43,10 +48,17 @@ pub(super) fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
             let view = TokenList::new(&preview, ctx.now, args.selection.all_accounts);
             output::show(ctx.style, ctx.msg, &view)?;
         }
-        ctx.confirm(&match preview.len() {
-            1 => "Revoke this token? It stops working at once".to_string(),
-            n => format!("Revoke these {n} tokens? They stop working at once"),
-        })?;
+        match preview.len() {
+            1 => ctx.confirm("Revoke this token? It stops working at once")?,
+            n if n < TYPE_THE_COUNT_FROM => ctx.confirm(&format!(
+                "Revoke these {n} tokens? They stop working at once"
+            ))?,
+            n => ctx.confirm_typed(
+                &format!("Revoke these {n} tokens? They stop working at once"),
+                "the number of tokens",
+                &n.to_string(),
+            )?,
+        }
         Some(preview.into_iter().map(|t| t.id).collect())
     };
     let detail = revoke_all_detail(&args.selection);
