@@ -299,11 +299,13 @@ pub enum TokenCommand {
     /// GLOB (the whole name, case-sensitive). One transaction, with one
     /// audit event per token. Asks on a terminal (from 5 tokens on, you
     /// type their number); without one it needs --yes (exit 6 otherwise);
-    /// --dry-run and an empty selection never ask. `token list` with the same filters shows the same tokens. A
-    /// missing store is exit 1, with or without --dry-run, so a mistyped
-    /// --db shows.
+    /// --dry-run and an empty selection never ask. `token list` with the
+    /// same filters shows the same tokens. A missing store is exit 1, with
+    /// or without --dry-run, so a mistyped --db shows. It says which accounts it covered; when nothing was
+    /// revoked and stdout is not a terminal, it prints nothing (cron mails
+    /// every line), while JSON and YAML still print the empty result.
     ///
-    /// Cron: tokenctl token revoke-all --expired --yes
+    /// Cron, every account: tokenctl token revoke-all --expired --all-accounts --yes
     RevokeAll(RevokeAllArgs),
     /// Check a token read from TOKENCTL_TOKEN or stdin (never from argv)
     ///

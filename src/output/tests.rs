@@ -65,14 +65,18 @@ fn a_state_change_is_counted_under_its_past_tense() {
 #[test]
 fn a_dry_run_lists_what_it_would_revoke() {
     let tokens = [token("a", None)];
-    let view = RevokedView::new(&[], Some(&tokens), NOW, false);
+    let view = RevokedView::new(&[], Some(&tokens), NOW, false, None);
     assert!(json(&view).starts_with(r#"{"revoked":0,"would_revoke":1,"tokens":[{"#));
     let out = view.text(plain()).out;
     assert_eq!(out.len(), 2);
     assert_eq!(out[1], "would revoke 1 token (dry run)");
-    let done = RevokedView::new(&tokens, None, NOW, false);
+    let done = RevokedView::new(&tokens, None, NOW, false, Some("all accounts".into()));
     assert!(!json(&done).contains("would_revoke"));
-    assert_eq!(done.text(plain()), Text::line("revoked 1 token"));
+    assert!(!json(&done).contains("all accounts"), "JSON is unchanged");
+    assert_eq!(
+        done.text(plain()),
+        Text::line("revoked 1 token in all accounts")
+    );
 }
 
 #[test]

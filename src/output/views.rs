@@ -180,13 +180,16 @@ impl View for ChangedView<'_> {
 }
 
 /// The outcome of `token revoke-all`; with `--dry-run`, the tokens it
-/// would revoke.
+/// would revoke. `covers` names the accounts searched (`account alice`,
+/// `all accounts`) for the table's line.
 #[derive(Serialize)]
 pub struct RevokedView<'a> {
     revoked: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     would_revoke: Option<usize>,
     tokens: TokenList<'a>,
+    #[serde(skip)]
+    covers: Option<String>,
 }
 
 impl<'a> RevokedView<'a> {
@@ -195,25 +198,38 @@ impl<'a> RevokedView<'a> {
         would: Option<&'a [Token]>,
         now: i64,
         with_account: bool,
+        covers: Option<String>,
     ) -> RevokedView<'a> {
         RevokedView {
             revoked: revoked.len(),
             would_revoke: would.map(<[Token]>::len),
             tokens: TokenList::new(would.unwrap_or(revoked), now, with_account),
+            covers,
         }
     }
 }
 
 impl View for RevokedView<'_> {
     fn text(&self, style: Style) -> Text {
+        let covers = self
+            .covers
+            .as_ref()
+            .map_or_else(String::new, |c| format!(" in {c}"));
         let Some(would) = self.would_revoke else {
-            return Text::line(format!("revoked {}", plural(self.revoked, "token")));
+            // Off a terminal (cron mails every line), nothing done is
+            // nothing printed.
+            if self.revoked == 0 && !style.terminal {
+                return Text::default();
+            }
+            let revoked = plural(self.revoked, "token");
+            return Text::line(format!("revoked {revoked}{covers}"));
         };
         let mut out = Vec::new();
         if would > 0 {
             out.push(self.tokens.table(style));
         }
-        out.push(format!("would revoke {} (dry run)", plural(would, "token")));
+        let would = plural(would, "token");
+        out.push(format!("would revoke {would}{covers} (dry run)"));
         Text::lines(out)
     }
 }

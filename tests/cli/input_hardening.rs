@@ -280,7 +280,7 @@ fn no_completion_variable_stands_in_for_a_command() {
         );
         assert_eq!(
             stdout(&out),
-            "revoked 1 token\n",
+            format!("revoked 1 token in account {}\n", env.user),
             "{what}: {}",
             stderr(&out)
         );

@@ -477,10 +477,7 @@ fn revoke_all_takes_every_live_token_of_the_account_only(
         ]
     );
     // Nothing left: a second run selects nothing.
-    assert_eq!(
-        env.ok(&["token", "revoke-all", "--yes"]),
-        "revoked 0 tokens\n"
-    );
+    assert_eq!(env.ok(&["token", "revoke-all", "--yes"]), "");
     assert_eq!(listed(&env, &["--all-accounts"]), ["b1"]);
 }
 
@@ -492,14 +489,14 @@ fn revoke_all_table_output_counts(#[values(Sqlite, Postgres)] backend: Backend) 
     env.create("a", &[]);
     assert_eq!(
         env.ok(&["token", "revoke-all", "--yes"]),
-        "revoked 1 token\n"
+        format!("revoked 1 token in account {}\n", env.user)
     );
     env.create("a", &[]);
     env.create("b", &[]);
     env.create("c", &[]);
     assert_eq!(
         env.ok(&["token", "revoke-all", "--yes"]),
-        "revoked 3 tokens\n"
+        format!("revoked 3 tokens in account {}\n", env.user)
     );
 }
 
@@ -803,10 +800,8 @@ fn revoke_all_with_an_empty_selection_needs_no_yes(#[values(Sqlite, Postgres)] b
     };
     env.create("a", &[]);
     let before = env.snapshot();
-    assert_eq!(
-        env.ok(&["token", "revoke-all", "--expired"]),
-        "revoked 0 tokens\n"
-    );
+    // Piped (cron): nothing to do, nothing printed.
+    assert_eq!(env.ok(&["token", "revoke-all", "--expired"]), "");
     let v = env.json(&["token", "revoke-all", "--match", "zzz*"]);
     assert_eq!(v, json!({"revoked": 0, "tokens": []}));
     assert_eq!(env.snapshot(), before);
@@ -1009,4 +1004,57 @@ fn counts_in_messages_are_singular_for_one(#[values(Sqlite, Postgres)] backend: 
     let out = env.ok(&["account", "delete", "bob", "--yes"]);
     assert_eq!(out.trim(), "deleted account 'bob'; revoked 1 token");
     assert!(!out.contains("(s)"), "{out}");
+}
+
+#[rstest]
+fn revoke_all_in_cron_is_silent_when_there_is_nothing_to_do(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
+    env.create("a", &[]);
+    add_account(&env, "bob", r#"["read"]"#);
+    create_as(&env, "bob", "b1");
+    set_token(&env, "b1", &format!("expires_at = {}", now() - DAY));
+
+    // Nothing expired in the acting account: no line at all (cron mails
+    // every line, stderr's too), and exit 0.
+    let out = env
+        .cmd(&["token", "revoke-all", "--expired", "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    // JSON is unchanged: the empty outcome is still printed.
+    let v = env.json(&["token", "revoke-all", "--expired", "--yes"]);
+    assert_eq!(v, json!({"revoked": 0, "tokens": []}));
+    // A dry run still says what it would do, and where it looked.
+    assert_eq!(
+        env.ok(&["token", "revoke-all", "--expired", "--dry-run"]),
+        format!("would revoke 0 tokens in account {} (dry run)\n", env.user)
+    );
+
+    // With --all-accounts it covers bob's too, and says so.
+    assert_eq!(
+        env.ok(&[
+            "token",
+            "revoke-all",
+            "--expired",
+            "--all-accounts",
+            "--yes"
+        ]),
+        "revoked 1 token in all accounts\n"
+    );
+    assert_eq!(
+        env.ok(&[
+            "token",
+            "revoke-all",
+            "--expired",
+            "--all-accounts",
+            "--yes"
+        ]),
+        ""
+    );
 }

@@ -22,14 +22,20 @@ pub(super) fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
     let account = match selection_account(ctx, &store, &args.selection)? {
         Ok(account) => account,
         Err(()) => {
+            let covers = Some(format!("account {}", ctx.user()?));
             return print_revoked(
                 ctx,
                 &[],
                 args.dry_run.then_some(&[][..]),
-                args.selection.all_accounts,
+                &args.selection,
+                covers,
             );
         }
     };
+    let covers = Some(match &account {
+        Some(account) => format!("account {}", account.name),
+        None => "all accounts".to_string(),
+    });
     let query = selection_query(ctx, &args.selection, glob.as_ref(), account.as_ref())?;
     // With --yes (cron) the selection is made once, under the write lock.
     // Otherwise what a person approved is what gets revoked: only the
@@ -39,10 +45,10 @@ pub(super) fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
     } else {
         let preview = store.list_tokens(&query)?;
         if args.dry_run {
-            return print_revoked(ctx, &[], Some(&preview), args.selection.all_accounts);
+            return print_revoked(ctx, &[], Some(&preview), &args.selection, covers);
         }
         if preview.is_empty() {
-            return print_revoked(ctx, &[], None, args.selection.all_accounts);
+            return print_revoked(ctx, &[], None, &args.selection, covers);
         }
         if ctx.interactive {
             let view = TokenList::new(&preview, ctx.now, args.selection.all_accounts);
@@ -83,7 +89,7 @@ pub(super) fn revoke_all(ctx: &Context, args: RevokeAllArgs) -> Result<()> {
         }
         Ok(selected)
     })?;
-    print_revoked(ctx, &revoked, None, args.selection.all_accounts)
+    print_revoked(ctx, &revoked, None, &args.selection, covers)
 }
 
 fn revoke_all_detail(sel: &SelectionArgs) -> String {
@@ -103,14 +109,15 @@ fn revoke_all_detail(sel: &SelectionArgs) -> String {
     parts.join(" ")
 }
 
-/// The outcome of `revoke-all`; `would` is the dry-run
-/// selection.
+/// The outcome of `revoke-all`; `would` is the dry-run selection and
+/// `covers` the accounts searched.
 fn print_revoked(
     ctx: &Context,
     revoked: &[Token],
     would: Option<&[Token]>,
-    all_accounts: bool,
+    sel: &SelectionArgs,
+    covers: Option<String>,
 ) -> Result<()> {
-    let view = RevokedView::new(revoked, would, ctx.now, all_accounts);
+    let view = RevokedView::new(revoked, would, ctx.now, sel.all_accounts, covers);
     Ok(output::show(ctx.style, ctx.msg, &view)?)
 }

@@ -98,7 +98,7 @@ pub(super) fn revoke_dry_run(ctx: &Context, names: &[String]) -> Result<()> {
     let store = ctx.open_to_change()?;
     let mut would = resolve_all(ctx, &store, names, Change::Revoke)?;
     would.retain(|t| Change::Revoke.applies_to(t));
-    let view = RevokedView::new(&[], Some(&would), ctx.now, false);
+    let view = RevokedView::new(&[], Some(&would), ctx.now, false, None);
     Ok(output::show(ctx.style, ctx.msg, &view)?)
 }
 
