@@ -228,6 +228,15 @@ fn man_pages_are_lint_clean() {
         .args(&pages)
         .output()
         .unwrap();
+    // mandoc exits 2 for warnings; 3 and above are errors, or mandoc not
+    // running at all, which must not read as a clean page.
+    assert!(
+        matches!(out.status.code(), Some(0 | 2)),
+        "mandoc -T lint: {:?}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     // clap_mangen puts .br next to .sp; mandoc notes it skips the redundant
     // macro. That is cosmetic: anything else fails.
     let report = String::from_utf8_lossy(&out.stdout);
