@@ -58,7 +58,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ),
     (
         "Check a token from a script (never pass it on the command line):",
-        "printf '%s\\\\n' \"$T\" | tokenctl token verify --acl deploy",
+        "printf '%s\\n' \"$T\" | tokenctl token verify --acl deploy",
     ),
     (
         "List tokens nobody has used for three months:",

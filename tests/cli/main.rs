@@ -18,6 +18,7 @@ mod input_hardening;
 mod interactive;
 mod lifecycle;
 mod list;
+mod man_examples;
 mod pg_db;
 mod pg_faults;
 mod pg_harness;
