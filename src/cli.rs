@@ -232,7 +232,7 @@ pub struct RestoreArgs {
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
-    /// Where to write the copy; an existing file is replaced only with --yes
+    /// Where to write the copy, a file in an existing folder; an existing file is replaced only with --yes
     #[arg(value_hint = clap::ValueHint::FilePath)]
     pub file: PathBuf,
 }
