@@ -13,6 +13,7 @@ mod db;
 mod faults;
 mod fixtures;
 mod generated;
+mod help;
 mod hostile;
 mod input_hardening;
 mod interactive;
