@@ -287,6 +287,10 @@ pub enum TokenCommand {
     /// Refused for a suspended account (exit 1).
     Create(CreateArgs),
     /// List the account's live tokens
+    ///
+    /// With no store yet (a new machine), stdout is empty (JSON: []) and
+    /// stderr says where the store will be and that the first
+    /// `tokenctl token create NAME` creates it.
     List(ListArgs),
     /// Show every field of one token
     Show(ShowArgs),
