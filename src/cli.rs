@@ -1,6 +1,6 @@
 //! The command line, as clap derive types only: no I/O and no logic, so
 //! that tests and the completion and man-page generators can call
-//! `Cli::command()`.
+//! `command()`.
 
 use std::path::PathBuf;
 
@@ -25,7 +25,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The options every command takes, listed apart in each `--help`.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// The store [default: <data dir>/tokenctl/tokens.db]
     ///
@@ -75,6 +77,24 @@ pub struct GlobalArgs {
     /// Colour in tables and messages (NO_COLOR is honoured under auto)
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+}
+
+/// The global options `serve` ignores: accepted there, not listed in its
+/// help, man page or completions.
+const IGNORED_BY_SERVE: [&str; 4] = ["user", "output", "yes", "color"];
+
+/// The command line that is parsed, completed and documented: `Cli`'s,
+/// with the global options `serve` ignores hidden there. A subcommand's
+/// own copy of a global option stops clap propagating the visible one.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let hidden: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| IGNORED_BY_SERVE.contains(&a.get_id().as_str()))
+        .map(|a| a.clone().hide(true))
+        .collect();
+    cmd.mut_subcommand("serve", |serve| serve.args(hidden))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -236,7 +256,7 @@ pub struct RestoreArgs {
 
 #[derive(Debug, Args)]
 pub struct BackupArgs {
-    /// Where to write the copy; an existing file is replaced only with --yes
+    /// Where to write the copy, a file in an existing folder; an existing file is replaced only with --yes
     #[arg(value_hint = clap::ValueHint::FilePath)]
     pub file: PathBuf,
 }
@@ -271,6 +291,10 @@ pub enum TokenCommand {
     /// Refused for a suspended account (exit 1).
     Create(CreateArgs),
     /// List the account's live tokens
+    ///
+    /// With no store yet (a new machine), stdout is empty (JSON: []) and
+    /// stderr says where the store will be and that the first
+    /// `tokenctl token create NAME` creates it.
     List(ListArgs),
     /// Show every field of one token
     Show(ShowArgs),
@@ -565,5 +589,6 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+        super::command().debug_assert();
     }
 }

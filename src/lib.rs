@@ -21,7 +21,7 @@ pub mod yaml;
 use std::io::{self, IsTerminal};
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::FromArgMatches;
 
 use crate::cli::{Cli, ColorChoice};
 use crate::error::Kind;
@@ -68,12 +68,15 @@ pub fn run() -> ExitCode {
     // stray variable can never stand in for running one (a `verify`
     // exiting 0 unverified).
     if is_completion_call() {
-        clap_complete::CompleteEnv::with_factory(Cli::command)
+        clap_complete::CompleteEnv::with_factory(cli::command)
             .var(COMPLETE_VAR)
             .completer(COMPLETER)
             .complete();
     }
-    let cli = match Cli::try_parse() {
+    let cli = match cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map_err(|e| e.format(&mut cli::command())))
+    {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             // --help and --version.

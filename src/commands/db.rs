@@ -29,6 +29,33 @@ fn existing(ctx: &Context) -> Result<Store> {
 
 fn backup(ctx: &Context, args: BackupArgs) -> Result<()> {
     let dest = args.file;
+    if dest.is_dir() {
+        return Err(Error::usage(format!(
+            "{} is a folder; db backup writes a file",
+            dest.display()
+        ))
+        .with_hint(format!(
+            "name the file, e.g. tokenctl db backup {}",
+            dest.join("tokens.db").display()
+        ))
+        .into());
+    }
+    let folder = match dest.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        return Err(Error::runtime(format!(
+            "cannot write the backup {}: the folder {} does not exist",
+            dest.display(),
+            folder.display()
+        ))
+        .with_hint(format!(
+            "create it first (mkdir -p {}) or choose another folder",
+            folder.display()
+        ))
+        .into());
+    }
     if dest.exists() && !ctx.yes {
         return Err(Error::conflict(format!("{} exists", dest.display()))
             .with_hint("pass --yes to replace it, or choose another file")

@@ -3,9 +3,10 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 
+use rstest::rstest;
 use serde_json::Value;
 
-use crate::common::{BIN, TestEnv, path_str};
+use crate::common::{BIN, Backend, Postgres, Sqlite, TestEnv, path_str};
 
 #[test]
 fn backup_is_a_working_copy_with_mode_0600() {
@@ -132,4 +133,83 @@ fn check_reports_health_and_problems() {
     assert_eq!(failed, ["hashes", "privileges"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("error: "), "{stderr}");
+}
+
+/// Every file under `dir`, to show a refused command wrote nothing.
+fn files_under(dir: &std::path::Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path.display().to_string());
+        }
+    }
+    found.sort();
+    found
+}
+
+#[rstest]
+fn backup_into_a_missing_folder_says_to_create_it(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
+    env.create("deploy", &[]);
+    let out = env.dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let missing = out.join("nightly").join("tokens.db");
+    let before = files_under(env.dir.path());
+    let err = env.fails(&["db", "backup", path_str(&missing)], 1);
+    let folder = out.join("nightly");
+    assert_eq!(
+        err.lines().next().unwrap(),
+        format!(
+            "error: cannot write the backup {}: the folder {} does not exist",
+            missing.display(),
+            folder.display()
+        )
+    );
+    assert!(
+        err.contains(&format!("mkdir -p {}", folder.display())),
+        "{err}"
+    );
+    assert!(!err.contains("partial"), "{err}");
+    // --yes changes nothing about it, and nothing is written.
+    env.fails(&["db", "backup", path_str(&missing), "--yes"], 1);
+    assert_eq!(files_under(env.dir.path()), before);
+}
+
+#[rstest]
+fn backup_to_a_folder_says_to_name_a_file(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
+    env.create("deploy", &[]);
+    let out = env.dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let before = files_under(env.dir.path());
+    for extra in [&[][..], &["--yes"][..]] {
+        let mut args = vec!["db", "backup", path_str(&out)];
+        args.extend(extra);
+        let err = env.fails(&args, 2);
+        assert_eq!(
+            err.lines().next().unwrap(),
+            format!(
+                "error: {} is a folder; db backup writes a file",
+                out.display()
+            )
+        );
+        assert!(
+            err.contains(&format!(
+                "tokenctl db backup {}",
+                out.join("tokens.db").display()
+            )),
+            "{err}"
+        );
+        assert!(!err.contains("--yes"), "{err}");
+    }
+    assert_eq!(files_under(env.dir.path()), before);
+    // The suggested command works.
+    env.ok(&["db", "backup", path_str(&out.join("tokens.db"))]);
 }

@@ -237,7 +237,9 @@ fn unprivileged(env: &TestEnv, owned: &[&Path]) -> Option<Option<u32>> {
         Some(NOBODY),
     );
     if trial.code != Some(0) {
-        println!("note: skipped: running as root, and nobody cannot run tokenctl here: {trial:?}");
+        crate::common::skipped(&format!(
+            "running as root, and nobody cannot run tokenctl here: {trial:?}"
+        ));
         return None;
     }
     Some(Some(NOBODY))
@@ -327,7 +329,7 @@ struct Tmpfs(PathBuf);
 impl Tmpfs {
     fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
         if !is_root() {
-            println!("note: skipped: mounting a small tmpfs needs root");
+            crate::common::skipped("mounting a small tmpfs needs root");
             return None;
         }
         fs::create_dir_all(at).unwrap();
@@ -344,7 +346,7 @@ impl Tmpfs {
         match out {
             Ok(out) if out.status.success() => Some(Tmpfs(at.to_path_buf())),
             other => {
-                println!("note: skipped: cannot mount a tmpfs here: {other:?}");
+                crate::common::skipped(&format!("cannot mount a tmpfs here: {other:?}"));
                 None
             }
         }

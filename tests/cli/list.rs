@@ -620,3 +620,26 @@ fn bad_filter_values_are_exit_2(#[values(Sqlite, Postgres)] backend: Backend) {
         env.fails(&full, 2);
     }
 }
+
+#[rstest]
+fn the_first_list_on_a_new_machine_says_where_the_store_will_be_and_how_to_start(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
+    let out = env.cmd(&["token", "list"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty(), "stdout stays clean: {out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let db = env.db.display().to_string();
+    assert!(err.contains(&format!("no store at {db} yet")), "{err}");
+    assert!(err.contains("tokenctl token create NAME"), "{err}");
+    assert!(err.contains("no tokens"), "{err}");
+    // JSON is unchanged: an empty list on stdout.
+    assert_eq!(env.json(&["token", "list"]), serde_json::json!([]));
+    assert!(!env.has_store(), "a read created the store");
+    // What it says to do works.
+    env.create("first", &[]);
+    assert_eq!(env.json(&["token", "list"])[0]["name"], "first");
+}

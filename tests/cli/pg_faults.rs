@@ -33,10 +33,10 @@ fn cluster() -> Option<&'static Cluster> {
     match pg::server()? {
         Server::Throwaway(cluster) => Some(cluster),
         Server::Existing { .. } => {
-            println!(
-                "note: skipped: needs the throwaway cluster (unset {})",
+            crate::common::skipped(&format!(
+                "needs the throwaway cluster (unset {})",
                 pg::URL_VAR
-            );
+            ));
             None
         }
     }

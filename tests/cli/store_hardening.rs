@@ -495,7 +495,7 @@ fn a_missing_store_is_named() {
 #[test]
 fn root_administers_a_store_owned_by_its_service_user() {
     if !is_root() {
-        println!("note: skipped: needs root");
+        crate::common::skipped("needs root");
         return;
     }
     use std::os::unix::fs::MetadataExt;

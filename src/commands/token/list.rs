@@ -21,7 +21,12 @@ pub(super) fn list(ctx: &Context, args: ListArgs) -> Result<()> {
         None => Err(()),
     };
     if store.is_none() {
-        ctx.msg.note(&ctx.no_store());
+        // A newcomer's first command: say where the store will be and how
+        // to start it (stderr, so stdout and JSON stay as for no tokens).
+        ctx.msg.note(&format!(
+            "{}; the first `tokenctl token create NAME` creates it, with your first token",
+            ctx.no_store()
+        ));
     }
     let all_accounts = args.selection.all_accounts;
     let (Some(store), Ok(account)) = (store, account) else {

@@ -152,14 +152,25 @@ pub fn path_str(p: &Path) -> &str {
 
 /// A tool a test needs is not installed: on CI (`CI` set) that fails the
 /// test, as `.ci/run` installs every tool the tests use; elsewhere the
-/// test is skipped with a note.
+/// test is skipped with a note that `cargo test` shows (see `skipped`).
 pub fn missing_tool(name: &str) {
     let on_ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
     assert!(
         !on_ci,
         "{name} is not installed, and CI must run this test (.ci/run installs it)"
     );
-    eprintln!("note: skipped: {name} is not installed");
+    skipped(&format!("{name} is not installed"));
+}
+
+/// Says that the running test is skipped, and why. The test harness keeps
+/// a passing test's `println!`/`eprintln!` to itself, so a skip said that
+/// way would read as a pass; this writes to the real stderr, which
+/// `cargo test` always shows, naming the test.
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
 
 /// Whether `name` is on PATH; when it is not, see `missing_tool`.
