@@ -56,6 +56,10 @@ pub struct GlobalArgs {
     pub user: Option<String>,
 
     /// Output format
+    ///
+    /// On a terminal, tables fit its width (COLUMNS, else the terminal's):
+    /// long cells end in "…" and the least needed columns are left out;
+    /// piped, a table has every column in full.
     #[arg(
         short = 'o',
         long,

@@ -35,6 +35,16 @@ pub const COMPLETER: &str = "tokenctl";
 /// shell's request in place of running the command.
 pub const COMPLETE_VAR: &str = "TOKENCTL_COMPLETE";
 
+/// The shells completion answers: clap_complete's, with tokenctl's own
+/// bash script (see `complete::Bash`).
+const SHELLS: &[&dyn clap_complete::env::EnvCompleter] = &[
+    &complete::Bash,
+    &clap_complete::env::Elvish,
+    &clap_complete::env::Fish,
+    &clap_complete::env::Powershell,
+    &clap_complete::env::Zsh,
+];
+
 /// Parses the command line, runs the command, and turns the outcome into
 /// the README's exit code ("Exit codes"), printing one `error:` line (and a `hint:`) on failure.
 pub fn run() -> ExitCode {
@@ -71,6 +81,7 @@ pub fn run() -> ExitCode {
         clap_complete::CompleteEnv::with_factory(cli::command)
             .var(COMPLETE_VAR)
             .completer(COMPLETER)
+            .shells(clap_complete::env::Shells(SHELLS))
             .complete();
     }
     let cli = match cli::command()

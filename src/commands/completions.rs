@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use anyhow::Result;
-use clap_complete::env::{Bash, Elvish, EnvCompleter, Fish, Powershell, Zsh};
+use clap_complete::env::{Elvish, EnvCompleter, Fish, Powershell, Zsh};
 
 use crate::cli::{CompletionsArgs, Shell};
 
@@ -18,7 +18,7 @@ pub fn run(args: CompletionsArgs) -> Result<()> {
 /// Writes the script that registers `tokenctl`'s completion with `shell`.
 pub fn registration(shell: Shell, out: &mut dyn Write) -> io::Result<()> {
     let completer: &dyn EnvCompleter = match shell {
-        Shell::Bash => &Bash,
+        Shell::Bash => &crate::complete::Bash,
         Shell::Zsh => &Zsh,
         Shell::Fish => &Fish,
         Shell::Elvish => &Elvish,

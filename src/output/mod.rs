@@ -4,6 +4,7 @@
 //! chooses between formats itself. `token list` streams its rows through
 //! `show_tokens` instead. Nothing here touches the store.
 
+mod fit;
 mod list;
 mod table;
 mod views;

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
 
+use super::fit::{Step, fit, terminal_width};
 use super::{Style, local, local_or_never, printable};
 use crate::model::{Status, Token};
 use crate::values::AllowList;
@@ -19,7 +20,8 @@ fn new_table(style: Style) -> Table {
     if style.terminal {
         table
             .load_style(presets::UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic);
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(u16::try_from(terminal_width()).unwrap_or(u16::MAX));
     } else {
         // A fixed, plain layout for logs, mail and pipes.
         table
@@ -65,16 +67,77 @@ fn cell(text: &str, mark: Option<Mark>) -> Cell {
 }
 
 /// The token list: Name, Created, Expires, Last Used, ACLs, Status (with
-/// Account first for every account's tokens).
+/// Account first for every account's tokens). On a terminal it fits the
+/// width: ACLs are cut short first, then dates lose their time of day,
+/// Created and Last Used go, and only then are names cut short.
 pub fn token_table(style: Style, tokens: &[Token], now: i64, with_account: bool) -> String {
+    let header = token_header(with_account);
+    let rows: Vec<Vec<String>> = tokens
+        .iter()
+        .map(|t| {
+            token_cells(t, now, with_account)
+                .iter()
+                .map(|c| printable(c).into_owned())
+                .collect()
+        })
+        .collect();
+    let a = usize::from(with_account);
+    let (name, created, expires, used, acls) = (a, a + 1, a + 2, a + 3, a + 4);
+    let mut steps = vec![
+        Step::Shrink(acls, 12),
+        Step::Short(created),
+        Step::Short(used),
+        Step::Drop(created),
+        Step::Short(expires),
+        Step::Drop(used),
+        Step::Shrink(name, 20),
+    ];
+    if with_account {
+        steps.push(Step::Shrink(0, 12));
+    }
+    steps.extend([Step::Shrink(acls, 6), Step::Drop(acls)]);
+    let (header, rows) = fitted(style, &header, rows, &steps);
     let mut table = new_table(style);
-    table.set_header(token_header(with_account));
-    for t in tokens {
+    table.set_header(header);
+    for (t, cells) in tokens.iter().zip(rows) {
         let color = mark(t, now).filter(|_| style.color);
-        let row: Vec<Cell> = token_cells(t, now, with_account)
-            .into_iter()
-            .map(|c| cell(&c, color))
-            .collect();
+        let row: Vec<Cell> = cells.iter().map(|c| cell(c, color)).collect();
+        table.add_row(row);
+    }
+    table.to_string()
+}
+
+/// On a terminal, `header` and `rows` fitted to its width by `steps`;
+/// elsewhere, as they are.
+fn fitted(
+    style: Style,
+    header: &[&str],
+    rows: Vec<Vec<String>>,
+    steps: &[Step],
+) -> (Vec<String>, Vec<Vec<String>>) {
+    if style.terminal {
+        fit(terminal_width(), header, rows, steps)
+    } else {
+        (header.iter().map(|h| h.to_string()).collect(), rows)
+    }
+}
+
+/// A table of plain text cells fitted to a terminal's width by `steps`
+/// (see `fit`).
+pub fn fitted_table(
+    style: Style,
+    header: &[&str],
+    rows: Vec<Vec<String>>,
+    steps: &[Step],
+) -> String {
+    let rows = rows
+        .into_iter()
+        .map(|r| r.iter().map(|c| printable(c).into_owned()).collect())
+        .collect();
+    let (header, rows) = fitted(style, header, rows, steps);
+    let mut table = new_table(style);
+    table.set_header(header);
+    for row in rows {
         table.add_row(row);
     }
     table.to_string()

@@ -6,7 +6,8 @@ use std::path::Path;
 use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
-use super::table::{plain_table, token_details, token_table};
+use super::fit::Step;
+use super::table::{fitted_table, plain_table, token_details, token_table};
 use super::{Style, Text, View, local, plural, utc, utc_field};
 use crate::model::{Account, Event, Token};
 use crate::values::{AllowList, Privileges};
@@ -460,7 +461,20 @@ impl View for EventList<'_> {
         let header = [
             "Time", "Actor", "Action", "Account", "Token", "ID", "Detail",
         ];
-        Text::line(plain_table(style, &header, rows))
+        // On a terminal: details and the ID give way first, then names are
+        // cut short; the time and the action stay whole.
+        let steps = [
+            Step::Shrink(6, 20),
+            Step::Drop(5),
+            Step::Shrink(1, 10),
+            Step::Shrink(4, 16),
+            Step::Shrink(3, 12),
+            Step::Shrink(6, 10),
+            Step::Drop(6),
+            Step::Short(0),
+            Step::Drop(3),
+        ];
+        Text::line(fitted_table(style, &header, rows, &steps))
     }
 }
 

@@ -193,3 +193,86 @@ fn the_completions_command_prints_the_committed_scripts() {
     env.fails(&["completions", "tcsh"], 2);
     assert!(!env.db.exists());
 }
+
+/// Completes the end of `line` in bash as a user's TAB does: the words
+/// split as bash splits them (COMP_WORDBREAKS makes `:` and `=` words of
+/// their own; the word being completed is what follows the last one), and
+/// returns the line with bash's one answer put in place of that word.
+fn bash_tab(env: &TestEnv, line: &str) -> String {
+    let mut words: Vec<String> = Vec::new();
+    for word in line.split(' ') {
+        let mut piece = String::new();
+        for c in word.chars() {
+            let brk = matches!(c, ':' | '=');
+            if !piece.is_empty() && brk != piece.ends_with([':', '=']) {
+                words.push(std::mem::take(&mut piece));
+            }
+            piece.push(c);
+        }
+        words.push(piece);
+    }
+    let last = words.last().unwrap().clone();
+    let cur = if last.ends_with([':', '=']) {
+        String::new()
+    } else {
+        last
+    };
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "source '{}'
+         COMP_WORDS=({})
+         COMP_CWORD={}
+         COMP_LINE='{line}'
+         COMP_POINT=${{#COMP_LINE}}
+         COMP_TYPE=9
+         _clap_complete_tokenctl tokenctl '{cur}' \"${{COMP_WORDS[COMP_CWORD-1]}}\"
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script("tokenctl.bash").display(),
+        quoted.join(" "),
+        words.len() - 1,
+    );
+    let got = lines(&shell(env, "bash", &["-c", &program]));
+    assert_eq!(
+        got.len(),
+        1,
+        "one answer for {line:?}: {got:?} (words {words:?})"
+    );
+    format!("{}{}", &line[..line.len() - cur.len()], got[0])
+}
+
+#[test]
+fn bash_completes_values_with_colons_and_after_equals() {
+    let env = seeded();
+    let db = path_str(&env.db);
+    for (typed, completed) in [
+        (
+            "tokenctl token create x --acl dns:",
+            "tokenctl token create x --acl dns:edit",
+        ),
+        (
+            "tokenctl token create x --acl dns:e",
+            "tokenctl token create x --acl dns:edit",
+        ),
+        (
+            "tokenctl token create x --acl=dns:",
+            "tokenctl token create x --acl=dns:edit",
+        ),
+        (
+            "tokenctl token create x --acl=de",
+            "tokenctl token create x --acl=deploy",
+        ),
+        ("tokenctl --output=js", "tokenctl --output=json"),
+        (
+            "tokenctl token show deploy-st",
+            "tokenctl token show deploy-staging",
+        ),
+    ] {
+        // The store on the line, as a user with a store elsewhere types it.
+        let on_store = |l: &str| l.replacen("tokenctl ", &format!("tokenctl --db {db} "), 1);
+        assert_eq!(
+            bash_tab(&env, &on_store(typed)),
+            on_store(completed),
+            "after {typed:?}"
+        );
+    }
+}

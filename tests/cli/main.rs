@@ -39,4 +39,5 @@ mod serve_review;
 mod show_edit;
 mod store;
 mod store_hardening;
+mod terminal;
 mod verify;
