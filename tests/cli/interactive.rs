@@ -30,20 +30,21 @@ impl Pty {
     pub fn spawn_with(env: &TestEnv, args: &[&str], vars: &[(&str, &str)]) -> Pty {
         let mut cmd = Command::new(BIN);
         cmd.args(args);
-        for (k, v) in vars {
-            cmd.env(k, v);
-        }
-        Pty::spawn_command(env, cmd)
+        Pty::spawn_command(env, cmd, vars)
     }
 
-    /// Any command on a pty, with TestEnv's environment (plus TERM).
-    pub fn spawn_command(env: &TestEnv, mut cmd: Command) -> Pty {
+    /// Any command on a pty, with TestEnv's environment (plus TERM), then
+    /// `vars`.
+    pub fn spawn_command(env: &TestEnv, mut cmd: Command, vars: &[(&str, &str)]) -> Pty {
         cmd.env_clear()
             .env("HOME", env.dir.path())
             .env("TOKENCTL_DB", &env.db)
             .env("USER", &env.user)
             .env("TZ", "UTC")
             .env("TERM", "xterm");
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
         let mut session = Session::spawn(cmd).expect("spawn on a pty");
         session
             .get_process_mut()
@@ -324,7 +325,7 @@ fn a_confirmation_is_read_on_enter_and_leaves_nothing_for_the_shell() {
         "{BIN} token revoke x; echo \"exit=$?\"; \
          IFS= read -r -t 1 rest; echo \"left=<$rest>\""
     ));
-    let mut pty = Pty::spawn_command(&env, cmd);
+    let mut pty = Pty::spawn_command(&env, cmd, &[]);
     pty.expect(YES_NO);
     // `y` alone does nothing: the answer waits for Enter.
     pty.send("y");
