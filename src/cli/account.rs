@@ -1,0 +1,60 @@
+//! `tokenctl account ...`: the account commands' arguments.
+
+use clap::{Args, Subcommand};
+use clap_complete::ArgValueCompleter;
+
+use super::AclEditArgs;
+use crate::complete;
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Add an account with its privileges
+    Add(AccountAddArgs),
+    /// List the accounts
+    List,
+    /// Show one account
+    Show(AccountArgs),
+    /// Rename an account or change its privileges
+    Edit(AccountEditArgs),
+    /// Suspend an account: its tokens stop verifying and no new ones are made
+    Suspend(AccountArgs),
+    /// Lift a suspension
+    Unsuspend(AccountArgs),
+    /// Delete an account and revoke all its tokens
+    ///
+    /// One transaction. On a terminal you confirm by typing the account's
+    /// name; without one it needs --yes (exit 6 otherwise). The name can
+    /// be added again later; the old tokens stay revoked.
+    Delete(AccountArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AccountArgs {
+    /// Account name
+    #[arg(add = ArgValueCompleter::new(complete::account_names))]
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AccountAddArgs {
+    /// Account name: 1 to 64 of A-Z a-z 0-9 . _ - @, not starting with -
+    pub name: String,
+
+    /// A privilege, or a comma list; repeatable; at most 100; `all` grants every one
+    #[arg(long, value_name = "ACL", required = true, add = ArgValueCompleter::new(complete::privileges))]
+    pub acl: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AccountEditArgs {
+    /// Account name
+    #[arg(add = ArgValueCompleter::new(complete::account_names))]
+    pub name: String,
+
+    /// Rename the account (its tokens keep working)
+    #[arg(long, value_name = "NAME")]
+    pub new_name: Option<String>,
+
+    #[command(flatten)]
+    pub acls: AclEditArgs,
+}
