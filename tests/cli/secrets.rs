@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use rstest::rstest;
 
-use crate::common::{BIN, Backend, Postgres, Sqlite, TestEnv, pg, quote};
+use crate::common::{BIN, Backend, Postgres, Sqlite, TestEnv, contains, pg, quote};
 use crate::fixtures::now;
 use crate::interactive::Pty;
 use crate::verify::{forge, id_part, secret_part};
@@ -47,20 +47,12 @@ fn events_text(env: &TestEnv) -> String {
     .join("\n")
 }
 
-/// The store's bytes as text to search for ASCII: bytes that are not
-/// UTF-8 become U+FFFD, and ASCII bytes are kept as they are, so an ASCII
-/// needle is found in the text exactly when it is in the bytes. (std's
-/// string search: tens of megabytes of PostgreSQL files per scan.)
-fn store_text(env: &TestEnv) -> String {
-    String::from_utf8_lossy(&env.store_bytes()).into_owned()
-}
-
 /// Asserts no secret (whole token or its secret part) is in the store's
 /// bytes or the audit trail. The bytes are SQLite's files (main, -wal,
 /// -shm), or PostgreSQL's: this database's folder, the write-ahead log,
 /// the commit log, the shared catalogs and the server log.
 fn assert_not_stored(env: &TestEnv, secrets: &[String], when: &str) {
-    let bytes = store_text(env);
+    let bytes = env.store_bytes();
     assert!(!bytes.is_empty());
     // Not a vacuous scan: what the store holds in clear (ids) is there.
     let ids: Vec<Option<String>> = env
@@ -70,14 +62,14 @@ fn assert_not_stored(env: &TestEnv, secrets: &[String], when: &str) {
         .collect();
     for id in ids.iter().flatten() {
         assert!(
-            bytes.contains(id.as_str()),
+            contains(&bytes, id),
             "token id {id} not in the store's bytes {when}"
         );
     }
     let events = events_text(env);
     for token in secrets {
         for needle in [token.as_str(), secret_part(token)] {
-            assert!(!bytes.contains(needle), "{needle} in the store {when}");
+            assert!(!contains(&bytes, needle), "{needle} in the store {when}");
             assert!(!events.contains(needle), "{needle} in events {when}");
         }
     }
@@ -301,7 +293,7 @@ fn plaintext_and_secret_are_never_stored_or_logged(#[values(Sqlite, Postgres)] b
     }
     assert_not_stored(&env, &secrets, "after a checkpoint");
     // The scan reads the data: the note stored in clear is in the bytes.
-    assert!(store_text(&env).contains("deploy bot"));
+    assert!(contains(&env.store_bytes(), "deploy bot"));
     if env.backend() == Backend::Postgres {
         // And the server log on its own holds what tokenctl sent it.
         let Some(pg::Server::Throwaway(cluster)) = pg::server() else {

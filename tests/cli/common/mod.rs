@@ -141,9 +141,7 @@ impl TestEnv {
 }
 
 pub fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
+    memchr::memmem::find(haystack, needle.as_bytes()).is_some()
 }
 
 pub fn path_str(p: &Path) -> &str {
