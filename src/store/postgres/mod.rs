@@ -9,6 +9,7 @@
 //! write sees every earlier commit, as `BEGIN IMMEDIATE` gives on SQLite.
 
 mod check;
+mod params;
 mod pool;
 mod queries;
 mod schema;
@@ -23,6 +24,7 @@ use postgres::{Client, IsolationLevel};
 use super::error::{Error, ErrorKind};
 use super::{BUSY_TIMEOUT, Changes, Location, Queries};
 use crate::error::Error as UserError;
+use params::typed;
 pub use pool::PgPool;
 pub use url::PgTarget;
 
@@ -47,8 +49,8 @@ impl PgStore {
     /// Opens an existing store without ever creating one. `Ok(None)` when
     /// the schema holds no store yet.
     pub fn open_existing(target: &PgTarget) -> anyhow::Result<Option<PgStore>> {
-        let store = PgStore::connect(target)?;
-        Ok(match store.inspect()? {
+        let (store, found) = PgStore::connect(target)?;
+        Ok(match found {
             Found::Nothing => None,
             Found::Store(_) => Some(store),
         })
@@ -57,8 +59,8 @@ impl PgStore {
     /// Opens the store, creating its schema and tables as needed, in one
     /// transaction that concurrent first uses take turns at.
     pub fn open_or_create(target: &PgTarget) -> anyhow::Result<PgStore> {
-        let store = PgStore::connect(target)?;
-        if matches!(store.inspect()?, Found::Store(v) if v == latest()) {
+        let (store, found) = PgStore::connect(target)?;
+        if matches!(found, Found::Store(v) if v == latest()) {
             return Ok(store);
         }
         {
@@ -80,47 +82,48 @@ impl PgStore {
         Ok(store)
     }
 
-    fn connect(target: &PgTarget) -> anyhow::Result<PgStore> {
-        let location = Location::Postgres(Box::new(target.clone()));
-        let cannot = |e: &dyn std::fmt::Display| {
-            UserError::runtime(format!("cannot connect to the store {location}: {e}"))
-                .with_hint("check --db (or TOKENCTL_DB), the server and its credentials")
+    /// A connection to the store and what its schema holds. A store in
+    /// use answers in the round trip that makes the session's settings;
+    /// anything else is inspected closely.
+    fn connect(target: &PgTarget) -> anyhow::Result<(PgStore, Found)> {
+        let (mut client, location) = session(target)?;
+        let settings = settings(target);
+        // The statements of one simple query are one transaction: when
+        // there is no meta table, the settings are undone with the rest.
+        let at_once = client.simple_query(&format!(
+            "{settings}; SELECT key, value FROM meta WHERE key IN ('application', 'schema_version')"
+        ));
+        let found = match at_once {
+            Ok(messages) => store_in_use(&messages),
+            Err(e) if e.as_db_error().is_some() => None,
+            Err(e) => return Err(cannot_set_up(&location, &e)),
         };
-        let mut client = match connect_within(target.sync_config(), target.connector()?) {
-            Ok(client) => client,
-            Err(NotConnected::TimedOut(limit)) => {
-                return Err(cannot(&format!(
-                    "no answer within connect_timeout ({} s)",
-                    limit.as_secs()
-                ))
-                .into());
+        let found = match found {
+            Some(found) => found,
+            None => {
+                client
+                    .batch_execute(&settings)
+                    .map_err(|e| cannot_set_up(&location, &e))?;
+                inspect(&mut client, &location, target.schema())?
             }
-            Err(NotConnected::Refused(e)) => return Err(cannot_connect(target, &location, &e)),
         };
-        // Our schema first; a lock held by another writer is waited for
-        // as long as on SQLite.
+        let store = Pg {
+            client: RefCell::new(client),
+            location,
+        };
+        Ok((store, found))
+    }
+
+    /// A connection to the store's schema, whatever it holds.
+    fn connect_to_schema(target: &PgTarget) -> anyhow::Result<PgStore> {
+        let (mut client, location) = session(target)?;
         client
-            .batch_execute(&format!(
-                "SET search_path TO {}; SET lock_timeout = '{}s'",
-                quoted(target.schema()),
-                BUSY_TIMEOUT.as_secs()
-            ))
-            .map_err(|e| cannot(&engine_words(&e)))?;
+            .batch_execute(&settings(target))
+            .map_err(|e| cannot_set_up(&location, &e))?;
         Ok(Pg {
             client: RefCell::new(client),
             location,
         })
-    }
-
-    fn inspect(&self) -> anyhow::Result<Found> {
-        let Location::Postgres(target) = &self.location else {
-            unreachable!("a PostgreSQL store has a PostgreSQL location")
-        };
-        inspect(
-            &mut *self.client.borrow_mut(),
-            &self.location,
-            target.schema(),
-        )
     }
 
     /// Runs `f` in one transaction that first locks the writers' row: two
@@ -163,6 +166,43 @@ impl PgStore {
             location: self.location.clone(),
         })
     }
+}
+
+/// A new connection to `target`'s server, and the location its errors
+/// name.
+fn session(target: &PgTarget) -> anyhow::Result<(Client, Location)> {
+    let location = Location::Postgres(Box::new(target.clone()));
+    match connect_within(target.sync_config(), target.connector()?) {
+        Ok(client) => Ok((client, location)),
+        Err(NotConnected::TimedOut(limit)) => Err(UserError::runtime(format!(
+            "cannot connect to the store {location}: no answer within connect_timeout ({} s)",
+            limit.as_secs()
+        ))
+        .with_hint(CHECK_THE_URL)
+        .into()),
+        Err(NotConnected::Refused(e)) => Err(cannot_connect(target, &location, &e)),
+    }
+}
+
+const CHECK_THE_URL: &str = "check --db (or TOKENCTL_DB), the server and its credentials";
+
+/// The session's settings: our schema first on its `search_path`, and a
+/// lock held by another writer waited for as long as on SQLite.
+fn settings(target: &PgTarget) -> String {
+    format!(
+        "SET search_path TO {}; SET lock_timeout = '{}s'",
+        quoted(target.schema()),
+        BUSY_TIMEOUT.as_secs()
+    )
+}
+
+fn cannot_set_up(location: &Location, e: &postgres::Error) -> anyhow::Error {
+    UserError::runtime(format!(
+        "cannot connect to the store {location}: {}",
+        engine_words(e)
+    ))
+    .with_hint(CHECK_THE_URL)
+    .into()
 }
 
 /// Why `connect_within` has no connection.
@@ -219,7 +259,7 @@ fn cannot_connect(target: &PgTarget, location: &Location, e: &postgres::Error) -
         PasswordSource::File(path) if e.code() == Some(&SqlState::INVALID_PASSWORD) => {
             format!("check the password for this server in {}", path.display())
         }
-        _ => "check --db (or TOKENCTL_DB), the server and its credentials".to_string(),
+        _ => CHECK_THE_URL.to_string(),
     };
     UserError::runtime(format!("cannot connect to the store {location}: {words}"))
         .with_hint(hint)
@@ -294,7 +334,7 @@ fn begin_write<'c>(
     location: &Location,
 ) -> anyhow::Result<postgres::Transaction<'c>> {
     let mut tx = client.transaction().map_err(|e| sql_error(location, e))?;
-    tx.query_one(
+    tx.query_typed_one(
         "SELECT 1 FROM meta WHERE key = 'schema_version' FOR UPDATE",
         &[],
     )
@@ -304,6 +344,25 @@ fn begin_write<'c>(
 
 fn latest() -> i64 {
     schema::MIGRATIONS.len() as i64
+}
+
+/// `Found::Store` when the meta rows of a simple query's answer are a
+/// tokenctl store's no newer than this version; `None` (look closer)
+/// otherwise.
+fn store_in_use(messages: &[postgres::SimpleQueryMessage]) -> Option<Found> {
+    let (mut application, mut version) = (None, None);
+    for message in messages {
+        if let postgres::SimpleQueryMessage::Row(row) = message {
+            match row.get(0) {
+                Some("application") => application = row.get(1),
+                Some("schema_version") => version = row.get(1),
+                _ => {}
+            }
+        }
+    }
+    let version = version?.parse::<i64>().ok()?;
+    (application? == schema::APPLICATION && (1..=latest()).contains(&version))
+        .then_some(Found::Store(version))
 }
 
 /// What `schema` holds: nothing, a tokenctl store no newer than this
@@ -316,9 +375,9 @@ fn inspect(
     let fail = |e| sql_error(location, e);
     // One round trip, at every open.
     let row = client
-        .query_one(
+        .query_typed_one(
             &format!("SELECT ({TABLE_COUNT}), to_regclass(quote_ident($1) || '.meta') IS NOT NULL"),
-            &[&schema],
+            &typed(&[&schema]),
         )
         .map_err(fail)?;
     let (tables, has_meta): (i64, bool) = (row.get(0), row.get(1));
@@ -352,7 +411,9 @@ fn meta_value(
     key: &str,
 ) -> Result<Option<String>, postgres::Error> {
     let sql = format!("SELECT value FROM {}.meta WHERE key = $1", quoted(schema));
-    Ok(client.query_opt(&sql, &[&key])?.map(|row| row.get(0)))
+    Ok(client
+        .query_typed_opt(&sql, &typed(&[&key]))?
+        .map(|row| row.get(0)))
 }
 
 /// `name` as a quoted SQL identifier (the schema name is checked to be a

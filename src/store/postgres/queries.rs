@@ -2,9 +2,9 @@
 //! row for row and in the same order; bulk changes as sets.
 
 use postgres::fallible_iterator::FallibleIterator;
-use postgres::types::ToSql;
 use postgres::{GenericClient, Row, Transaction};
 
+use super::params::{Param, typed};
 use super::{Pg, sql_error};
 use crate::model::{Account, Event, Token};
 use crate::store::Location;
@@ -22,24 +22,32 @@ impl<C: GenericClient> Pg<C> {
         sql_error(&self.location, e)
     }
 
-    pub(super) fn opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+    pub(super) fn opt(&self, sql: &str, params: &[&dyn Param]) -> Result<Option<Row>> {
         let mut client = self.client.borrow_mut();
-        client.query_opt(sql, params).map_err(|e| self.fail(e))
+        client
+            .query_typed_opt(sql, &typed(params))
+            .map_err(|e| self.fail(e))
     }
 
-    pub(super) fn all(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+    pub(super) fn all(&self, sql: &str, params: &[&dyn Param]) -> Result<Vec<Row>> {
         let mut client = self.client.borrow_mut();
-        client.query(sql, params).map_err(|e| self.fail(e))
+        client
+            .query_typed(sql, &typed(params))
+            .map_err(|e| self.fail(e))
     }
 
-    pub(super) fn one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row> {
+    pub(super) fn one(&self, sql: &str, params: &[&dyn Param]) -> Result<Row> {
         let mut client = self.client.borrow_mut();
-        client.query_one(sql, params).map_err(|e| self.fail(e))
+        client
+            .query_typed_one(sql, &typed(params))
+            .map_err(|e| self.fail(e))
     }
 
-    pub(super) fn run(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+    pub(super) fn run(&self, sql: &str, params: &[&dyn Param]) -> Result<u64> {
         let mut client = self.client.borrow_mut();
-        client.execute(sql, params).map_err(|e| self.fail(e))
+        client
+            .execute_typed(sql, &typed(params))
+            .map_err(|e| self.fail(e))
     }
 
     pub(super) fn token(&self, row: &Row) -> Result<Token> {
@@ -60,7 +68,7 @@ impl<C: GenericClient> Pg<C> {
         list_from_text(text, &self.location)
     }
 
-    fn strings(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<String>> {
+    fn strings(&self, sql: &str, params: &[&dyn Param]) -> Result<Vec<String>> {
         Ok(self.all(sql, params)?.iter().map(|r| r.get(0)).collect())
     }
 }
@@ -101,7 +109,7 @@ impl<C: GenericClient> Queries for Pg<C> {
                AND ($5::bigint IS NULL OR coalesce(t.last_used_at, t.created_at) < $5)
              ORDER BY t.name, a.name, t.created_at, t.id"
         );
-        let params: [&(dyn ToSql + Sync); 5] = [
+        let params: [&dyn Param; 5] = [
             &query.account_id,
             &query.include_revoked,
             &query.search,
@@ -109,7 +117,9 @@ impl<C: GenericClient> Queries for Pg<C> {
             &query.unused_since,
         ];
         let mut client = self.client.borrow_mut();
-        let mut rows = client.query_raw(&sql, params).map_err(|e| self.fail(e))?;
+        let mut rows = client
+            .query_typed_raw(&sql, typed(&params))
+            .map_err(|e| self.fail(e))?;
         while let Some(row) = rows.next().map_err(|e| self.fail(e))? {
             let token = self.token(&row)?;
             if query.matches_glob(&token.name) {

@@ -224,7 +224,7 @@ impl PgStore {
     /// holding `snapshot`: the schema, its tables and every row in one
     /// transaction, so a failed copy leaves nothing behind.
     pub fn create_from(target: &PgTarget, snapshot: &Snapshot) -> anyhow::Result<()> {
-        let store = PgStore::connect(target)?;
+        let store = PgStore::connect_to_schema(target)?;
         let location = &store.location;
         let mut client = store.client.borrow_mut();
         let mut tx = client.transaction().map_err(|e| sql_error(location, e))?;
