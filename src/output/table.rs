@@ -48,7 +48,7 @@ enum Mark {
 
 fn mark(t: &Token, now: i64) -> Option<Mark> {
     match t.status(now) {
-        Status::Revoked | Status::Disabled => Some(Mark::Dim),
+        Status::Revoked | Status::Disabled | Status::Suspended => Some(Mark::Dim),
         Status::Expired => Some(Mark::Color(Color::Red)),
         Status::Active if t.expires_at.is_some_and(|at| at - now < 86_400) => {
             Some(Mark::Color(Color::Yellow))
@@ -162,7 +162,7 @@ pub fn token_cells(t: &Token, now: i64, with_account: bool) -> Vec<String> {
         local(t.created_at),
         local_or_never(t.expires_at),
         local_or_never(t.last_used_at),
-        t.acls.join(","),
+        granted(t, ","),
         t.status(now).as_str().to_string(),
     ];
     if with_account {
@@ -254,12 +254,21 @@ pub fn token_details(style: Style, t: &Token, now: i64) -> String {
             v.entries().join(", ")
         }
     };
+    let lapsed = t.acls_not_in_effect();
+    let lapsed = (!lapsed.is_empty()).then(|| {
+        let it = if lapsed.len() == 1 { "it" } else { "them" };
+        format!(
+            "{} (account {} no longer holds {it})",
+            lapsed.join(", "),
+            t.account
+        )
+    });
     let rows: [(&str, Cell); 12] = [
         ("Name", text_cell(&t.name)),
         ("ID", text_cell(&t.id)),
         ("Account", text_cell(&t.account)),
         ("Status", cell(t.status(now).as_str(), color)),
-        ("ACLs", text_cell(&t.acls.join(", "))),
+        ("ACLs", text_cell(&granted(t, ", "))),
         ("Created", text_cell(&local(t.created_at))),
         ("Expires", cell(&local_or_never(t.expires_at), color)),
         ("Last Used", text_cell(&local_or_never(t.last_used_at))),
@@ -276,8 +285,26 @@ pub fn token_details(style: Style, t: &Token, now: i64) -> String {
     ];
     for (label, value) in rows {
         table.add_row(vec![Cell::new(label), value]);
+        if label == "ACLs"
+            && let Some(lapsed) = &lapsed
+        {
+            table.add_row(vec![Cell::new("Not in effect"), text_cell(lapsed)]);
+        }
     }
     table.to_string()
+}
+
+/// The privileges a token grants, as tables show them: what `verify`
+/// and `serve` grant (README, "Effective privileges"), `none` when that
+/// is nothing; the ones its account no longer holds are in `token show`'s
+/// "Not in effect" row.
+fn granted(t: &Token, separator: &str) -> String {
+    let effective = t.effective_acls();
+    if effective.is_empty() {
+        "none".to_string()
+    } else {
+        effective.join(separator)
+    }
 }
 
 #[cfg(test)]

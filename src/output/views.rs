@@ -30,6 +30,9 @@ struct TokenFields<'a> {
     name: &'a str,
     account: &'a str,
     acls: &'a Privileges,
+    /// What it grants while active: `acls` as far as its account holds
+    /// them (README, "Effective privileges").
+    effective_acls: Privileges,
     created: String,
     expires: Option<String>,
     last_used: Option<String>,
@@ -48,6 +51,7 @@ impl Serialize for TokenView<'_> {
             name: &t.name,
             account: &t.account,
             acls: &t.acls,
+            effective_acls: t.effective_acls(),
             created: utc(t.created_at),
             expires: t.expires_at.map(utc),
             last_used: t.last_used_at.map(utc),

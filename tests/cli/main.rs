@@ -10,6 +10,7 @@ mod concurrency;
 mod crash;
 mod create;
 mod db;
+mod effective;
 mod faults;
 mod fixtures;
 mod generated;
