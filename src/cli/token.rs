@@ -22,9 +22,16 @@ pub enum TokenCommand {
     /// List the account's live tokens
     ///
     /// Columns: Name, Created, Expires, Last Used, ACLs, Status (Account
-    /// first with --all-accounts). ACLs and Status are as `token show` gives
-    /// them: the effective privileges, and the first status that applies
-    /// (revoked, disabled, suspended, expired, active).
+    /// first with --all-accounts; ID after Name with --all, as a revoked
+    /// token is shown by its id, and with --wide). ACLs and Status are as
+    /// `token show` gives them: the effective privileges, and the first
+    /// status that applies (revoked, disabled, suspended, expired, active).
+    ///
+    /// On a terminal the table fits its width: long ACLs are cut short,
+    /// dates lose their time of day, Created and Last Used go, names are
+    /// cut short, ACLs go; the ID goes last. --wide shows every column in
+    /// full however long the lines; pipes and files always get them in
+    /// full, and JSON and YAML have every field.
     ///
     /// With no store yet (a new machine), stdout is empty (JSON: []) and
     /// stderr says where the store will be and that the first
@@ -140,9 +147,13 @@ pub struct ListArgs {
     #[arg(long, value_name = "TEXT")]
     pub search: Option<String>,
 
-    /// Include revoked tokens
+    /// Include revoked tokens, with an ID column (a revoked token is shown by its id)
     #[arg(long)]
     pub all: bool,
+
+    /// Every column in full, ID included, even on a narrow terminal
+    #[arg(long)]
+    pub wide: bool,
 
     #[command(flatten)]
     pub selection: SelectionArgs,

@@ -20,6 +20,7 @@ mod input_hardening;
 mod interactive;
 mod lifecycle;
 mod list;
+mod list_columns;
 mod man_examples;
 mod pg_db;
 mod pg_faults;
