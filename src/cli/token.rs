@@ -124,7 +124,7 @@ pub struct CreateArgs {
 /// shows exactly what `revoke-all` would take.
 #[derive(Debug, Args)]
 pub struct SelectionArgs {
-    /// Only expired tokens
+    /// Only tokens past their expiry, even those shown as disabled or suspended
     #[arg(long)]
     pub expired: bool,
 
