@@ -139,6 +139,8 @@ fn seed(args: &Args) -> Result<String> {
             last_used_ip: None,
             disabled_at: None,
             revoked_at: None,
+            account_acls: account.acls.clone(),
+            account_suspended: false,
         };
         for i in 0..args.count {
             let created_at = now - (i as i64 % 300) * DAY;

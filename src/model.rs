@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::values::{AllowList, Privileges};
+use crate::values::{ALL, AllowList, Privileges};
 
 #[derive(Debug, Clone)]
 pub struct Account {
@@ -31,13 +31,22 @@ pub struct Token {
     pub last_used_ip: Option<String>,
     pub disabled_at: Option<i64>,
     pub revoked_at: Option<i64>,
+    /// Its account's privileges, read with the token: what bounds what it
+    /// grants (see `effective_acls`).
+    pub account_acls: Privileges,
+    /// Whether its account was suspended when the token was read.
+    pub account_suspended: bool,
 }
 
-/// A token's status; the first that applies wins.
+/// A token's status; the first that applies wins, in this order (README,
+/// "Token status"). `verify` and `serve` refuse a token for its status
+/// first, so the status shown is the reason they give.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
     Revoked,
     Disabled,
+    /// Its account is suspended.
+    Suspended,
     Expired,
     Active,
 }
@@ -48,11 +57,29 @@ impl Token {
             Status::Revoked
         } else if self.disabled_at.is_some() {
             Status::Disabled
+        } else if self.account_suspended {
+            Status::Suspended
         } else if self.is_expired(now) {
             Status::Expired
         } else {
             Status::Active
         }
+    }
+
+    /// What the token grants while it is active, as `verify` and `serve`
+    /// grant it: its privileges as far as its account still holds them
+    /// (`all` on either side defers to the other).
+    pub fn effective_acls(&self) -> Privileges {
+        self.acls.within(&self.account_acls)
+    }
+
+    /// Its privileges that its account no longer holds, which it does not
+    /// grant. None for `all`, which stands for whatever the account holds.
+    pub fn acls_not_in_effect(&self) -> Vec<&str> {
+        if self.acls.iter().any(|p| p == ALL) {
+            return Vec::new();
+        }
+        self.account_acls.lacking(&self.acls)
     }
 
     pub fn is_expired(&self, now: i64) -> bool {
@@ -65,6 +92,7 @@ impl Status {
         match self {
             Status::Revoked => "revoked",
             Status::Disabled => "disabled",
+            Status::Suspended => "suspended",
             Status::Expired => "expired",
             Status::Active => "active",
         }

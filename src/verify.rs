@@ -195,22 +195,24 @@ fn after_secret(found: &Found, request: &Request<'_>) -> Result<Privileges, Reas
     {
         return Err(Reason::Account);
     }
+    // The reason is the status `token show` gives (its order is there).
     match t.status(request.now) {
         Status::Revoked => return Err(Reason::Revoked),
         Status::Disabled => return Err(Reason::Disabled),
+        Status::Suspended => return Err(Reason::Suspended),
         Status::Expired => return Err(Reason::Expired),
         Status::Active => {}
     }
-    let account = found.account.as_ref().ok_or(Reason::Unknown)?;
-    if account.suspended {
-        return Err(Reason::Suspended);
+    if found.account.is_none() {
+        return Err(Reason::Unknown);
     }
     // The address before privileges: a caller outside the allow-list
     // learns nothing about what the token could do (401, not 403).
     if !t.allow_ips.is_empty() && !request.ip.is_some_and(|ip| t.allow_ips.allows(ip)) {
         return Err(Reason::Ip);
     }
-    let privileges = t.acls.within(&account.acls);
+    // What `token show` shows as its privileges.
+    let privileges = t.effective_acls();
     if !privileges.lacking(request.wanted).is_empty() {
         return Err(Reason::Forbidden);
     }
@@ -242,9 +244,17 @@ mod tests {
 
         async fn lookup(&self, _id: &str) -> Result<Option<Found>, Infallible> {
             self.lookups.set(self.lookups.get() + 1);
-            Ok(self.token.clone().map(|token| Found {
-                token,
-                account: self.account.clone(),
+            // As a store reads them: the account's state comes with the
+            // token, from the same row.
+            Ok(self.token.clone().map(|mut token| {
+                if let Some(a) = &self.account {
+                    token.account_acls = a.acls.clone();
+                    token.account_suspended = a.suspended;
+                }
+                Found {
+                    token,
+                    account: self.account.clone(),
+                }
             }))
         }
 
@@ -282,6 +292,8 @@ mod tests {
                 last_used_ip: None,
                 disabled_at: None,
                 revoked_at: None,
+                account_acls: Privileges::default(),
+                account_suspended: false,
             }),
             account: Some(Account {
                 id: 1,

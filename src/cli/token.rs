@@ -21,11 +21,30 @@ pub enum TokenCommand {
     Create(CreateArgs),
     /// List the account's live tokens
     ///
+    /// Columns: Name, Created, Expires, Last Used, ACLs, Status (Account
+    /// first with --all-accounts; ID after Name with --all, as a revoked
+    /// token is shown by its id, and with --wide). ACLs and Status are as
+    /// `token show` gives them: the effective privileges, and the first
+    /// status that applies (revoked, disabled, suspended, expired, active).
+    ///
+    /// On a terminal the table fits its width: long ACLs are cut short,
+    /// dates lose their time of day, Created and Last Used go, names are
+    /// cut short, ACLs go; the ID goes last. --wide shows every column in
+    /// full however long the lines; pipes and files always get them in
+    /// full, and JSON and YAML have every field.
+    ///
     /// With no store yet (a new machine), stdout is empty (JSON: []) and
     /// stderr says where the store will be and that the first
     /// `tokenctl token create NAME` creates it.
     List(ListArgs),
     /// Show every field of one token
+    ///
+    /// Status is the first that applies: revoked, disabled, suspended (its
+    /// account is), expired, active; verify gives the same as its reason.
+    /// ACLs are the effective privileges, what verify grants: the token's
+    /// own as far as its account still holds them. A "Not in effect" row
+    /// names the token's privileges its account no longer holds. JSON and
+    /// YAML carry both: "acls" as stored, "effective_acls" as granted.
     Show(ShowArgs),
     /// Change a token's name, privileges, expiry, allow-list or note
     Edit(EditArgs),
@@ -65,10 +84,11 @@ pub enum TokenCommand {
     /// The token is TOKENCTL_TOKEN when set and not empty, else the first
     /// line of stdin (at most 1 KiB, surrounding blanks ignored). Valid
     /// means: checksum right, id known, secret right (during a rotation
-    /// grace the previous one too), not revoked, disabled or expired,
-    /// account present and not suspended, --ip inside the allow-list when
-    /// the token has one, and every --acl granted by the token and still by
-    /// its account.
+    /// grace the previous one too), account present, status active (not
+    /// revoked, disabled, suspended or expired, in that order: the status
+    /// `token show` gives), --ip inside the allow-list when the token has
+    /// one, and every --acl among its effective privileges (its own, as far
+    /// as its account still holds them).
     ///
     /// Exit 0 records Last Used and prints the account and token; exit 5
     /// prints the reason on stderr: malformed, unknown, revoked, disabled,
@@ -104,7 +124,7 @@ pub struct CreateArgs {
 /// shows exactly what `revoke-all` would take.
 #[derive(Debug, Args)]
 pub struct SelectionArgs {
-    /// Only expired tokens
+    /// Only tokens past their expiry, even those shown as disabled or suspended
     #[arg(long)]
     pub expired: bool,
 
@@ -127,9 +147,13 @@ pub struct ListArgs {
     #[arg(long, value_name = "TEXT")]
     pub search: Option<String>,
 
-    /// Include revoked tokens
+    /// Include revoked tokens, with an ID column (a revoked token is shown by its id)
     #[arg(long)]
     pub all: bool,
+
+    /// Every column in full, ID included, even on a narrow terminal
+    #[arg(long)]
+    pub wide: bool,
 
     #[command(flatten)]
     pub selection: SelectionArgs,

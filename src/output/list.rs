@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::table::{PlainTable, fit_widths, header_widths, token_cells, token_header};
+use super::table::{Columns, PlainTable, fit_widths, header_widths, token_cells, token_header};
 use super::{Style, TokenList, TokenView, json_io, show};
 use crate::cli::OutputFormat;
 use crate::model::Token;
@@ -16,14 +16,14 @@ use crate::ui::Messages;
 pub type Feed<'f, E> = &'f mut dyn FnMut(Token) -> Result<(), E>;
 
 /// Prints the tokens `walk` feeds, as `show` would print a `TokenList` of
-/// them. `walk` may be called twice (the plain table measures its columns
+/// them with these columns. `walk` may be called twice (the plain table measures its columns
 /// first), so it must feed the same tokens each time: read them from one
 /// snapshot.
 pub fn show_tokens<E: From<io::Error>>(
     style: Style,
     msg: Messages,
     now: i64,
-    with_account: bool,
+    columns: Columns,
     mut walk: impl FnMut(Feed<'_, E>) -> Result<(), E>,
 ) -> Result<(), E> {
     match style.format {
@@ -35,7 +35,7 @@ pub fn show_tokens<E: From<io::Error>>(
             Ok(())
         }
         OutputFormat::Table if !style.terminal && !style.color => {
-            plain_list(msg, now, with_account, walk)
+            plain_list(msg, now, columns, walk)
         }
         OutputFormat::Table | OutputFormat::Yaml => {
             let mut tokens = Vec::new();
@@ -46,7 +46,7 @@ pub fn show_tokens<E: From<io::Error>>(
             Ok(show(
                 style,
                 msg,
-                &TokenList::new(&tokens, now, with_account),
+                &TokenList::with_columns(&tokens, now, columns),
             )?)
         }
     }
@@ -56,14 +56,14 @@ pub fn show_tokens<E: From<io::Error>>(
 fn plain_list<E: From<io::Error>>(
     msg: Messages,
     now: i64,
-    with_account: bool,
+    columns: Columns,
     mut walk: impl FnMut(Feed<'_, E>) -> Result<(), E>,
 ) -> Result<(), E> {
-    let header = token_header(with_account);
+    let header = token_header(columns);
     let mut widths = header_widths(&header);
     let mut count = 0;
     walk(&mut |t| {
-        fit_widths(&mut widths, &token_cells(&t, now, with_account));
+        fit_widths(&mut widths, &token_cells(&t, now, columns));
         count += 1;
         Ok(())
     })?;
@@ -73,7 +73,7 @@ fn plain_list<E: From<io::Error>>(
     }
     let out = io::BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     let mut table = PlainTable::start(widths, &header, out)?;
-    walk(&mut |t| Ok(table.row(&token_cells(&t, now, with_account))?))?;
+    walk(&mut |t| Ok(table.row(&token_cells(&t, now, columns))?))?;
     table.finish()?;
     Ok(())
 }

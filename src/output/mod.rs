@@ -21,6 +21,7 @@ use crate::ui::Messages;
 
 pub use db_views::{BackupView, CheckReport, CheckView, CopiedView, RestoredView};
 pub use list::show_tokens;
+pub use table::Columns;
 pub use views::{
     AccountList, AccountView, ChangedView, DeletedView, EventList, IssuedView, RejectedView,
     RevokedView, TokenList, TokenView, VerifiedView,

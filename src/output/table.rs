@@ -48,7 +48,7 @@ enum Mark {
 
 fn mark(t: &Token, now: i64) -> Option<Mark> {
     match t.status(now) {
-        Status::Revoked | Status::Disabled => Some(Mark::Dim),
+        Status::Revoked | Status::Disabled | Status::Suspended => Some(Mark::Dim),
         Status::Expired => Some(Mark::Color(Color::Red)),
         Status::Active if t.expires_at.is_some_and(|at| at - now < 86_400) => {
             Some(Mark::Color(Color::Yellow))
@@ -66,23 +66,39 @@ fn cell(text: &str, mark: Option<Mark>) -> Cell {
     }
 }
 
+/// The token list's columns beyond Name, Created, Expires, Last Used,
+/// ACLs and Status.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Columns {
+    /// Account, first: every account's tokens.
+    pub account: bool,
+    /// ID, after Name: what a revoked token is named by.
+    pub id: bool,
+    /// Every column in full, even on a terminal (`--wide`).
+    pub full: bool,
+}
+
 /// The token list: Name, Created, Expires, Last Used, ACLs, Status (with
-/// Account first for every account's tokens). On a terminal it fits the
+/// Account first for every account's tokens, and ID after Name). On a
+/// terminal, unless every column is asked for in full, it fits the
 /// width: ACLs are cut short first, then dates lose their time of day,
-/// Created and Last Used go, and only then are names cut short.
-pub fn token_table(style: Style, tokens: &[Token], now: i64, with_account: bool) -> String {
-    let header = token_header(with_account);
+/// Created and Last Used go, names are cut short, ACLs go, and with an
+/// ID, names are cut shorter still, Expires goes, and the ID goes last.
+pub fn token_table(style: Style, tokens: &[Token], now: i64, columns: Columns) -> String {
+    let header = token_header(columns);
     let rows: Vec<Vec<String>> = tokens
         .iter()
         .map(|t| {
-            token_cells(t, now, with_account)
+            token_cells(t, now, columns)
                 .iter()
                 .map(|c| printable(c).into_owned())
                 .collect()
         })
         .collect();
-    let a = usize::from(with_account);
-    let (name, created, expires, used, acls) = (a, a + 1, a + 2, a + 3, a + 4);
+    let a = usize::from(columns.account);
+    let name = a;
+    let i = a + 1 + usize::from(columns.id);
+    let (created, expires, used, acls) = (i, i + 1, i + 2, i + 3);
     let mut steps = vec![
         Step::Shrink(acls, 12),
         Step::Short(created),
@@ -92,12 +108,29 @@ pub fn token_table(style: Style, tokens: &[Token], now: i64, with_account: bool)
         Step::Drop(used),
         Step::Shrink(name, 20),
     ];
-    if with_account {
+    if columns.account {
         steps.push(Step::Shrink(0, 12));
     }
     steps.extend([Step::Shrink(acls, 6), Step::Drop(acls)]);
-    let (header, rows) = fitted(style, &header, rows, &steps);
+    if columns.id {
+        // The id is what a revoked token is acted on by: it outlasts
+        // the ACLs, the name's tail and the expiry.
+        steps.extend([
+            Step::Shrink(name, 12),
+            Step::Drop(expires),
+            Step::Drop(name + 1),
+        ]);
+    }
+    let (header, rows) = if columns.full {
+        (header.iter().map(|h| h.to_string()).collect(), rows)
+    } else {
+        fitted(style, &header, rows, &steps)
+    };
     let mut table = new_table(style);
+    if columns.full {
+        // Lines as long as they need, as `kubectl get -o wide` draws them.
+        table.set_content_arrangement(ContentArrangement::Disabled);
+    }
     table.set_header(header);
     for (t, cells) in tokens.iter().zip(rows) {
         let color = mark(t, now).filter(|_| style.color);
@@ -156,24 +189,30 @@ pub fn plain_table(style: Style, header: &[&str], rows: Vec<Vec<String>>) -> Str
 }
 
 /// The token list's cells, in column order.
-pub fn token_cells(t: &Token, now: i64, with_account: bool) -> Vec<String> {
+pub fn token_cells(t: &Token, now: i64, columns: Columns) -> Vec<String> {
     let mut cells = vec![
         t.name.clone(),
         local(t.created_at),
         local_or_never(t.expires_at),
         local_or_never(t.last_used_at),
-        t.acls.join(","),
+        granted(t, ","),
         t.status(now).as_str().to_string(),
     ];
-    if with_account {
+    if columns.id {
+        cells.insert(1, t.id.clone());
+    }
+    if columns.account {
         cells.insert(0, t.account.clone());
     }
     cells
 }
 
-pub fn token_header(with_account: bool) -> Vec<&'static str> {
+pub fn token_header(columns: Columns) -> Vec<&'static str> {
     let mut header = vec!["Name", "Created", "Expires", "Last Used", "ACLs", "Status"];
-    if with_account {
+    if columns.id {
+        header.insert(1, "ID");
+    }
+    if columns.account {
         header.insert(0, "Account");
     }
     header
@@ -254,12 +293,21 @@ pub fn token_details(style: Style, t: &Token, now: i64) -> String {
             v.entries().join(", ")
         }
     };
+    let lapsed = t.acls_not_in_effect();
+    let lapsed = (!lapsed.is_empty()).then(|| {
+        let it = if lapsed.len() == 1 { "it" } else { "them" };
+        format!(
+            "{} (account {} no longer holds {it})",
+            lapsed.join(", "),
+            t.account
+        )
+    });
     let rows: [(&str, Cell); 12] = [
         ("Name", text_cell(&t.name)),
         ("ID", text_cell(&t.id)),
         ("Account", text_cell(&t.account)),
         ("Status", cell(t.status(now).as_str(), color)),
-        ("ACLs", text_cell(&t.acls.join(", "))),
+        ("ACLs", text_cell(&granted(t, ", "))),
         ("Created", text_cell(&local(t.created_at))),
         ("Expires", cell(&local_or_never(t.expires_at), color)),
         ("Last Used", text_cell(&local_or_never(t.last_used_at))),
@@ -276,8 +324,26 @@ pub fn token_details(style: Style, t: &Token, now: i64) -> String {
     ];
     for (label, value) in rows {
         table.add_row(vec![Cell::new(label), value]);
+        if label == "ACLs"
+            && let Some(lapsed) = &lapsed
+        {
+            table.add_row(vec![Cell::new("Not in effect"), text_cell(lapsed)]);
+        }
     }
     table.to_string()
+}
+
+/// The privileges a token grants, as tables show them: what `verify`
+/// and `serve` grant (README, "Effective privileges"), `none` when that
+/// is nothing; the ones its account no longer holds are in `token show`'s
+/// "Not in effect" row.
+fn granted(t: &Token, separator: &str) -> String {
+    let effective = t.effective_acls();
+    if effective.is_empty() {
+        "none".to_string()
+    } else {
+        effective.join(separator)
+    }
 }
 
 #[cfg(test)]

@@ -23,6 +23,8 @@ pub(super) fn token(name: &str, note: Option<&str>) -> Token {
         last_used_ip: None,
         disabled_at: None,
         revoked_at: None,
+        account_acls: Privileges::all(),
+        account_suspended: false,
     }
 }
 

@@ -5,7 +5,7 @@ use serde::ser::{SerializeMap, SerializeSeq};
 use serde::{Serialize, Serializer};
 
 use super::fit::Step;
-use super::table::{fitted_table, plain_table, token_details, token_table};
+use super::table::{Columns, fitted_table, plain_table, token_details, token_table};
 use super::{Style, Text, View, local, plural, utc, utc_field};
 use crate::model::{Account, Event, Token};
 use crate::values::{AllowList, Privileges};
@@ -30,6 +30,9 @@ struct TokenFields<'a> {
     name: &'a str,
     account: &'a str,
     acls: &'a Privileges,
+    /// What it grants while active: `acls` as far as its account holds
+    /// them (README, "Effective privileges").
+    effective_acls: Privileges,
     created: String,
     expires: Option<String>,
     last_used: Option<String>,
@@ -48,6 +51,7 @@ impl Serialize for TokenView<'_> {
             name: &t.name,
             account: &t.account,
             acls: &t.acls,
+            effective_acls: t.effective_acls(),
             created: utc(t.created_at),
             expires: t.expires_at.map(utc),
             last_used: t.last_used_at.map(utc),
@@ -72,20 +76,30 @@ impl View for TokenView<'_> {
 pub struct TokenList<'a> {
     tokens: &'a [Token],
     now: i64,
-    with_account: bool,
+    columns: Columns,
 }
 
 impl<'a> TokenList<'a> {
     pub fn new(tokens: &'a [Token], now: i64, with_account: bool) -> TokenList<'a> {
+        let columns = Columns {
+            account: with_account,
+            ..Columns::default()
+        };
+        TokenList::with_columns(tokens, now, columns)
+    }
+
+    /// The list with these columns in its table (JSON and YAML have every
+    /// field whatever the columns).
+    pub fn with_columns(tokens: &'a [Token], now: i64, columns: Columns) -> TokenList<'a> {
         TokenList {
             tokens,
             now,
-            with_account,
+            columns,
         }
     }
 
     fn table(&self, style: Style) -> String {
-        token_table(style, self.tokens, self.now, self.with_account)
+        token_table(style, self.tokens, self.now, self.columns)
     }
 }
 

@@ -474,6 +474,8 @@ mod tests {
             last_used_ip: None,
             disabled_at: None,
             revoked_at: None,
+            account_acls: Privileges::default(),
+            account_suspended: false,
         }
     }
 

@@ -15,11 +15,12 @@ use crate::common::{TestEnv, quote};
 pub const DAY: i64 = 86_400;
 
 /// Every key of the token object (README, "Tokens").
-pub const TOKEN_FIELDS: [&str; 12] = [
+pub const TOKEN_FIELDS: [&str; 13] = [
     "id",
     "name",
     "account",
     "acls",
+    "effective_acls",
     "created",
     "expires",
     "last_used",

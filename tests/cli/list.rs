@@ -221,9 +221,14 @@ fn all_includes_revoked_tokens(#[values(Sqlite, Postgres)] backend: Backend) {
     assert_eq!(names(&all), strings(&["gone", "kept"]));
     assert_eq!(all[0]["status"], "revoked");
     assert!(is_utc_time(all[0]["revoked"].as_str().expect("revoked")));
+    // With the ids: a revoked token is shown by its id.
     let rows = table_rows(&env.ok(&["token", "list", "--all"]));
+    assert_eq!(rows[0][..2], strings(&["Name", "ID"]));
     assert_eq!(rows[1][0], "gone");
-    assert_eq!(rows[1][5], "revoked");
+    assert_eq!(rows[1][1], all[0]["id"].as_str().expect("id"));
+    assert_eq!(rows[1][6], "revoked");
+    let shown = env.json(&["token", "show", &rows[1][1]]);
+    assert_eq!(shown["status"], "revoked");
 }
 
 #[rstest]
@@ -272,7 +277,7 @@ fn statuses_active_disabled_expired_revoked(#[values(Sqlite, Postgres)] backend:
     let rows = table_rows(&env.ok(&["token", "list", "--all"]));
     let table: Vec<(String, String)> = rows[1..]
         .iter()
-        .map(|r| (r[0].clone(), r[5].clone()))
+        .map(|r| (r[0].clone(), r[6].clone()))
         .collect();
     assert_eq!(table, want);
     // Without --all the live ones stay, expired ones included.

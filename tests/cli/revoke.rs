@@ -11,11 +11,12 @@ use crate::fixtures::{add_account, assert_no_store, id_by_name, now, set, set_to
 const DAY: i64 = 86_400;
 
 /// The keys of a token object, sorted.
-const TOKEN_KEYS: [&str; 12] = [
+const TOKEN_KEYS: [&str; 13] = [
     "account",
     "acls",
     "allow_ips",
     "created",
+    "effective_acls",
     "expires",
     "id",
     "last_used",

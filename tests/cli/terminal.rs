@@ -8,11 +8,11 @@ use crate::common::{Backend, Postgres, Sqlite, TestEnv};
 use crate::interactive::Pty;
 
 /// In the order they are shown (sorted).
-const PRIVILEGES: &str = "backup,dns:read,dns:write,ftp,mail:read,mail:write,ssh,stats";
+pub(crate) const PRIVILEGES: &str = "backup,dns:read,dns:write,ftp,mail:read,mail:write,ssh,stats";
 
 /// Tokens with long names, many privileges, notes and allow-lists, and an
 /// audit trail of them.
-fn crowded(backend: Backend) -> Option<TestEnv> {
+pub(crate) fn crowded(backend: Backend) -> Option<TestEnv> {
     let env = TestEnv::on(backend)?;
     env.ok(&["account", "add", "alice", "--acl", PRIVILEGES]);
     env.create(
@@ -38,7 +38,7 @@ fn crowded(backend: Backend) -> Option<TestEnv> {
 }
 
 /// Lines of a table as drawn on a pty.
-fn drawn(env: &TestEnv, args: &[&str], columns: &str) -> Vec<String> {
+pub(crate) fn drawn(env: &TestEnv, args: &[&str], columns: &str) -> Vec<String> {
     let pty = Pty::spawn_with(env, args, &[("COLUMNS", columns), ("NO_COLOR", "1")]);
     let (code, out) = pty.finish();
     assert_eq!(code, 0, "{out}");
@@ -64,7 +64,7 @@ fn words(lines: &[String]) -> Vec<String> {
 
 /// Every word drawn is one of the input's words (or list items), or a
 /// prefix of one cut with `…` at the end; none is split over two lines.
-fn assert_fits(lines: &[String], columns: usize, known: &[&str]) {
+pub(crate) fn assert_fits(lines: &[String], columns: usize, known: &[&str]) {
     let text = lines.join("\n");
     for line in lines {
         assert!(
@@ -96,7 +96,7 @@ fn assert_fits(lines: &[String], columns: usize, known: &[&str]) {
     }
 }
 
-const KNOWN: &[&str] = &[
+pub(crate) const KNOWN: &[&str] = &[
     PRIVILEGES,
     "deploy-production-frontend-eu-west backup-nightly ci alice",
     "rotated by the nightly job; ask the platform team before revoking",

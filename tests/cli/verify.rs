@@ -470,10 +470,14 @@ fn the_first_failing_check_is_the_reason(#[values(Sqlite, Postgres)] backend: Ba
         &["--acl", "write", "--ip", "198.51.100.1"],
         "suspended",
     );
-    // expired before suspended
+    // suspended before expired, as the token's status says
     set(&env, "x", "expires_at", now() - 10);
+    rejected(&env, &t, &["--acl", "write"], "suspended");
+    assert_eq!(env.json(&["token", "show", "x"])["status"], "suspended");
+    set_account(&env, "alice", "suspended = false");
     rejected(&env, &t, &["--acl", "write"], "expired");
-    // disabled before expired
+    // disabled before suspended and expired
+    set_account(&env, "alice", "suspended = true");
     set(&env, "x", "disabled_at", now() - 10);
     rejected(&env, &t, &[], "disabled");
     // revoked before disabled

@@ -77,6 +77,8 @@ pub(super) fn create(ctx: &Context, args: CreateArgs) -> Result<()> {
             last_used_ip: None,
             disabled_at: None,
             revoked_at: None,
+            account_acls: account.acls.clone(),
+            account_suspended: account.suspended,
         };
         tx.insert_token(&t)?;
         let mut event = ctx.token_event("create", &t);

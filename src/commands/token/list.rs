@@ -7,7 +7,7 @@ use anyhow::Result;
 use super::selection::{parse_glob, selection_account, selection_query};
 use crate::cli::ListArgs;
 use crate::commands::Context;
-use crate::output;
+use crate::output::{self, Columns};
 use crate::values;
 
 pub(super) fn list(ctx: &Context, args: ListArgs) -> Result<()> {
@@ -28,17 +28,23 @@ pub(super) fn list(ctx: &Context, args: ListArgs) -> Result<()> {
             ctx.no_store()
         ));
     }
-    let all_accounts = args.selection.all_accounts;
+    // Ids with --all, where revoked tokens are listed: a revoked token is
+    // named by its id (`token show ID`).
+    let columns = Columns {
+        account: args.selection.all_accounts,
+        id: args.all || args.wide,
+        full: args.wide,
+    };
     let (Some(store), Ok(account)) = (store, account) else {
         // No store, or one that has never had an account: nothing to list.
-        return output::show_tokens(ctx.style, ctx.msg, ctx.now, all_accounts, |_| Ok(()));
+        return output::show_tokens(ctx.style, ctx.msg, ctx.now, columns, |_| Ok(()));
     };
     let mut query = selection_query(ctx, &args.selection, glob.as_ref(), account.as_ref())?;
     query.include_revoked = args.all;
     query.search = args.search.as_deref();
     // One snapshot: the tokens may be read twice (see `show_tokens`).
     store.read(|snapshot| {
-        output::show_tokens(ctx.style, ctx.msg, ctx.now, all_accounts, |feed| {
+        output::show_tokens(ctx.style, ctx.msg, ctx.now, columns, |feed| {
             snapshot.each_token(&query, feed)
         })
     })

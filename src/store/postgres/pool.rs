@@ -30,12 +30,11 @@ use std::time::Duration;
 use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
 use tokio_postgres::{Client, Row, Statement};
 
-use super::queries::{list_from_text, token_from_row};
+use super::queries::token_from_row;
 use super::{PgTarget, engine_words, quoted, sql_error};
 use crate::model::{Account, Found};
 use crate::store::error::{Error, ErrorKind};
 use crate::store::{BUSY_TIMEOUT, Location, Use};
-use crate::values::Privileges;
 
 /// Connections shared by lookups and health probes.
 const READERS: usize = 4;
@@ -52,7 +51,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const LOOKUP: &str = "SELECT t.id, t.account_id, a.name, t.name, t.secret_hash,
         t.prev_secret_hash, t.prev_valid_until, t.acls::text, t.allow_ips::text, t.note,
         t.created_at, t.expires_at, t.last_used_at, t.last_used_ip, t.disabled_at,
-        t.revoked_at, a.deleted_at IS NULL, a.acls::text, a.suspended, a.created_at
+        t.revoked_at, a.acls::text, a.suspended, a.deleted_at IS NULL, a.created_at
     FROM tokens t JOIN accounts a ON a.id = t.account_id
     WHERE t.id = ANY($1)";
 
@@ -353,24 +352,19 @@ impl PgPool {
     /// A `LOOKUP` row as the token and its account while live.
     fn found(&self, row: &Row) -> Result<Found, Error> {
         let token = token_from_row(row, &self.location)?;
-        let live: bool = row.get(16);
+        let live: bool = row.get(18);
         let account = if live {
             Some(Account {
                 id: token.account_id,
                 name: token.account.clone(),
-                acls: Privileges::from_stored(self.list(row.get(17))?),
-                suspended: row.get(18),
+                acls: token.account_acls.clone(),
+                suspended: token.account_suspended,
                 created_at: row.get(19),
             })
         } else {
             None
         };
         Ok(Found { token, account })
-    }
-
-    /// A list column, from its JSON text.
-    fn list(&self, text: &str) -> Result<Vec<String>, Error> {
-        list_from_text(text, &self.location)
     }
 }
 

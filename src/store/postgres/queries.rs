@@ -13,7 +13,8 @@ use crate::values::{AllowList, Privileges};
 
 pub(super) const TOKEN_COLUMNS: &str = "t.id, t.account_id, a.name, t.name, t.secret_hash,
     t.prev_secret_hash, t.prev_valid_until, t.acls::text, t.allow_ips::text, t.note,
-    t.created_at, t.expires_at, t.last_used_at, t.last_used_ip, t.disabled_at, t.revoked_at";
+    t.created_at, t.expires_at, t.last_used_at, t.last_used_ip, t.disabled_at, t.revoked_at,
+    a.acls::text, a.suspended";
 
 pub(super) const ACCOUNT_COLUMNS: &str = "id, name, acls::text, suspended, created_at";
 
@@ -410,6 +411,8 @@ pub(super) fn token_from_row(row: &Row, location: &Location) -> Result<Token> {
         last_used_ip: row.get(13),
         disabled_at: row.get(14),
         revoked_at: row.get(15),
+        account_acls: Privileges::from_stored(list(16)?),
+        account_suspended: row.get(17),
     })
 }
 

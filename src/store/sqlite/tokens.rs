@@ -11,7 +11,7 @@ use crate::values::{AllowList, Privileges};
 pub(super) const COLUMNS: &str =
     "t.id, t.account_id, a.name, t.name, t.secret_hash, t.prev_secret_hash,
     t.prev_valid_until, t.acls, t.allow_ips, t.note, t.created_at, t.expires_at,
-    t.last_used_at, t.last_used_ip, t.disabled_at, t.revoked_at";
+    t.last_used_at, t.last_used_ip, t.disabled_at, t.revoked_at, a.acls, a.suspended";
 
 pub(super) fn token_from_row(row: &Row) -> rusqlite::Result<Token> {
     Ok(Token {
@@ -31,6 +31,8 @@ pub(super) fn token_from_row(row: &Row) -> rusqlite::Result<Token> {
         last_used_ip: row.get(13)?,
         disabled_at: row.get(14)?,
         revoked_at: row.get(15)?,
+        account_acls: Privileges::from_stored(from_json(&row.get::<_, String>(16)?)?),
+        account_suspended: row.get(17)?,
     })
 }
 
