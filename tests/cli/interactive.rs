@@ -171,6 +171,21 @@ fn create_with_yes_does_not_ask() {
 }
 
 #[test]
+fn rotate_on_a_terminal_says_until_when_the_old_secret_works() {
+    let env = TestEnv::new();
+    let old = env.create("x", &[]);
+    let mut pty = Pty::spawn(&env, &["token", "rotate", "x", "--grace", "1d", "--yes"]);
+    let token = pty.expect_regex(TOKEN_LINE);
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 0, "{seen}");
+    assert!(seen.contains("rotated token x ("), "{seen}");
+    assert!(seen.contains("the old secret works until "), "{seen}");
+    assert!(seen.contains("Old Secret"), "{seen}");
+    assert_eq!(verify_code(&env, &old), Some(0));
+    assert_eq!(verify_code(&env, &token), Some(0));
+}
+
+#[test]
 fn json_on_a_terminal_never_prompts() {
     let env = TestEnv::new();
     let pty = Pty::spawn(&env, &["token", "create", "x", "-o", "json"]);
