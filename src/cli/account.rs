@@ -9,22 +9,38 @@ use crate::complete;
 #[derive(Debug, Subcommand)]
 pub enum AccountCommand {
     /// Add an account with its privileges
+    ///
+    /// Prints "added account NAME: acls PRIVILEGES"; with -o json|yaml, the
+    /// account (its "status" is active, suspended or deleted, beside
+    /// "suspended"), as every account command does.
     Add(AccountAddArgs),
     /// List the accounts
     List,
     /// Show one account
     Show(AccountArgs),
     /// Rename an account or change its privileges
+    ///
+    /// Prints what changed: "edited account NAME: acls deploy,read ->
+    /// deploy"; when nothing changes, stdout is empty and stderr says so.
     Edit(AccountEditArgs),
     /// Suspend an account: its tokens stop verifying and no new ones are made
+    ///
+    /// Prints "suspended account NAME"; an account already suspended is
+    /// left as it is, and stderr says so.
     Suspend(AccountArgs),
     /// Lift a suspension
+    ///
+    /// Prints "unsuspended account NAME"; for an active account, stderr
+    /// says it is already active.
     Unsuspend(AccountArgs),
     /// Delete an account and revoke all its tokens
     ///
     /// One transaction. On a terminal you confirm by typing the account's
     /// name; without one it needs --yes (exit 6 otherwise). The name can
-    /// be added again later; the old tokens stay revoked.
+    /// be added again later; the old tokens stay revoked. Prints "deleted
+    /// account NAME", then a "revoked token ..." line for each of its
+    /// tokens; JSON and YAML give "deleted", "revoked" (how many), the
+    /// "account" with status deleted and the revoked "tokens".
     Delete(AccountArgs),
 }
 

@@ -66,6 +66,11 @@ pub struct GlobalArgs {
     /// On a terminal, tables fit its width (COLUMNS, else the terminal's):
     /// long cells end in "…" and the least needed columns are left out;
     /// piped, a table has every column in full.
+    ///
+    /// A change prints one line per thing it changed, in one shape:
+    /// "revoked token nightly (a1B2c3D4e5) in account deploy-bot",
+    /// "suspended account deploy-bot". What was already so is said on
+    /// stderr, leaving stdout empty.
     #[arg(
         short = 'o',
         long,

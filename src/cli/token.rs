@@ -13,8 +13,9 @@ pub enum TokenCommand {
     /// terminal it is printed on a line of its own with its details and a
     /// warning, and you confirm "Yes, I saved my token" (no shows it
     /// again; --yes skips the question). Piped, stdout is the token alone,
-    /// so `T=$(tokenctl token create ci)` works; details go to stderr. With
-    /// -o json|yaml, one object: the token's fields plus "token".
+    /// so `T=$(tokenctl token create ci)` works; "created token ci (ID) in
+    /// account ACCOUNT" and the details go to stderr. With -o json|yaml,
+    /// one object: the token's fields plus "token".
     ///
     /// Privileges default to the account's own and must stay within them.
     /// Refused for a suspended account (exit 1).
@@ -45,23 +46,43 @@ pub enum TokenCommand {
     /// own as far as its account still holds them. A "Not in effect" row
     /// names the token's privileges its account no longer holds. JSON and
     /// YAML carry both: "acls" as stored, "effective_acls" as granted.
+    ///
+    /// While a rotation's grace runs, also until when the old secret works
+    /// (Old Secret; "previous_secret_valid_until" in JSON and YAML, null
+    /// when no grace runs).
     Show(ShowArgs),
     /// Change a token's name, privileges, expiry, allow-list or note
+    ///
+    /// Prints what changed: "edited token NAME (ID) in account ACCOUNT:
+    /// acls read -> read,write". When nothing changes, stdout is empty and
+    /// stderr says so. With -o json|yaml, the token.
     Edit(EditArgs),
     /// Issue a new secret for a token, keeping its id, name and settings
     ///
     /// The new token is shown exactly as `create` shows it. The old secret
     /// stops at once, or keeps working for --grace (at most 30 days, never
     /// past the token's expiry). Rotating again ends any earlier grace.
+    /// stderr says "rotated token NAME (ID) in account ACCOUNT" and until
+    /// when the old secret works ("the old secret works until 2026-12-03
+    /// 14:00 UTC"); `token show` shows it while the grace runs.
     Rotate(RotateArgs),
     /// Suspend tokens without revoking them
+    ///
+    /// Prints a line for each token disabled: "disabled token NAME (ID) in
+    /// account ACCOUNT"; one already disabled is left as it is and named on
+    /// stderr.
     Disable(TokensArgs),
     /// Restore disabled tokens
+    ///
+    /// Prints a line for each token enabled, as `disable` does.
     Enable(TokensArgs),
     /// Revoke tokens: they stop verifying at once
     ///
     /// Asks on a terminal; without one it needs --yes (exit 6 otherwise).
     /// --dry-run shows the tokens it would revoke and changes nothing.
+    /// Prints a line for each token revoked: "revoked token NAME (ID) in
+    /// account ACCOUNT"; one already revoked (named by its id) is left as
+    /// it is and named on stderr.
     Revoke(RevokeArgs),
     /// Revoke every live token that passes the filters
     ///

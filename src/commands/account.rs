@@ -7,7 +7,7 @@ use super::Context;
 use crate::cli::{AccountAddArgs, AccountArgs, AccountCommand, AccountEditArgs};
 use crate::error::Error;
 use crate::model::Account;
-use crate::output::{self, AccountList, AccountView, DeletedView, plural};
+use crate::output::{self, AccountChangeView, AccountList, AccountView, DeletedView, plural};
 use crate::store::{Queries, TokenQuery};
 use crate::values::{self, AclEdit, Privileges};
 
@@ -62,7 +62,9 @@ fn add(ctx: &Context, args: AccountAddArgs) -> Result<()> {
     if let Some(user) = bootstrap_user.filter(|_| bootstrapped) {
         ctx.note_bootstrap(&user);
     }
-    print_account(ctx, &account, 0)
+    let detail = [format!("acls {}", account.acls.join(","))];
+    let view = AccountChangeView::new("added", &account, 0, Some(&detail));
+    Ok(output::show(ctx.style, ctx.msg, &view)?)
 }
 
 fn list(ctx: &Context) -> Result<()> {
@@ -115,7 +117,7 @@ fn edit(ctx: &Context, args: AccountEditArgs) -> Result<()> {
     }
 
     let mut store = ctx.open_to_change()?;
-    let (account, tokens) = store.write(|tx| {
+    let (account, tokens, changes) = store.write(|tx| {
         let mut account = find(tx, &args.name)?;
         let mut changes = Vec::new();
         if let Some(name) = args.new_name.as_ref().filter(|n| **n != account.name) {
@@ -144,17 +146,20 @@ fn edit(ctx: &Context, args: AccountEditArgs) -> Result<()> {
             event.detail = Some(changes.join("; "));
             tx.record_event(&event)?;
         }
-        Ok((account.clone(), tx.live_token_count(account.id)?))
+        Ok((account.clone(), tx.live_token_count(account.id)?, changes))
     })?;
-    print_account(ctx, &account, tokens)
+    let changed = (!changes.is_empty()).then_some(changes.as_slice());
+    let view = AccountChangeView::new("edited", &account, tokens, changed);
+    Ok(output::show(ctx.style, ctx.msg, &view)?)
 }
 
 fn set_suspended(ctx: &Context, args: AccountArgs, suspended: bool) -> Result<()> {
     let mut store = ctx.open_to_change()?;
-    let (account, tokens) = store.write(|tx| {
+    let (account, tokens, changed) = store.write(|tx| {
         let mut account = find(tx, &args.name)?;
         // Suspending a suspended account changes nothing and records nothing.
-        if account.suspended != suspended {
+        let changed = account.suspended != suspended;
+        if changed {
             account.suspended = suspended;
             tx.update_account(&account)?;
             let action = if suspended {
@@ -164,9 +169,15 @@ fn set_suspended(ctx: &Context, args: AccountArgs, suspended: bool) -> Result<()
             };
             tx.record_event(&ctx.account_event(action, &account))?;
         }
-        Ok((account.clone(), tx.live_token_count(account.id)?))
+        Ok((account.clone(), tx.live_token_count(account.id)?, changed))
     })?;
-    print_account(ctx, &account, tokens)
+    let past = if suspended {
+        "suspended"
+    } else {
+        "unsuspended"
+    };
+    let view = AccountChangeView::new(past, &account, tokens, changed.then_some(&[]));
+    Ok(output::show(ctx.style, ctx.msg, &view)?)
 }
 
 fn delete(ctx: &Context, args: AccountArgs) -> Result<()> {
@@ -182,7 +193,7 @@ fn delete(ctx: &Context, args: AccountArgs) -> Result<()> {
         "the account's name",
         &account.name,
     )?;
-    let revoked = store.write(|tx| {
+    let (account, revoked) = store.write(|tx| {
         // By id: the account may have been renamed since we asked.
         let account = tx
             .account_by_id(account.id)?
@@ -207,9 +218,17 @@ fn delete(ctx: &Context, args: AccountArgs) -> Result<()> {
         event.detail = Some(format!("revoked {} token(s)", tokens.len()));
         events.push(event);
         tx.record_events(&events)?;
-        Ok(tokens.len())
+        Ok((account, tokens))
     })?;
-    let view = DeletedView::new(&account.name, revoked);
+    // As they were when revoked.
+    let revoked: Vec<_> = revoked
+        .into_iter()
+        .map(|mut t| {
+            t.revoked_at = t.revoked_at.or(Some(ctx.now));
+            t
+        })
+        .collect();
+    let view = DeletedView::new(&account, &revoked, ctx.now);
     Ok(output::show(ctx.style, ctx.msg, &view)?)
 }
 

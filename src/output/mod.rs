@@ -4,6 +4,7 @@
 //! chooses between formats itself. `token list` streams its rows through
 //! `show_tokens` instead. Nothing here touches the store.
 
+mod changes;
 mod db_views;
 mod fit;
 mod list;
@@ -19,12 +20,13 @@ use serde::{Serialize, Serializer};
 use crate::cli::OutputFormat;
 use crate::ui::Messages;
 
+pub use changes::{AccountChangeView, ChangedView, DeletedView, EditedView, issued_summary};
 pub use db_views::{BackupView, CheckReport, CheckView, CopiedView, RestoredView};
 pub use list::show_tokens;
 pub use table::Columns;
 pub use views::{
-    AccountList, AccountView, ChangedView, DeletedView, EventList, IssuedView, RejectedView,
-    RevokedView, TokenList, TokenView, VerifiedView,
+    AccountList, AccountView, EventList, IssuedView, RejectedView, RevokedView, TokenList,
+    TokenView, VerifiedView,
 };
 
 /// How stdout is rendered for this run.

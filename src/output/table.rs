@@ -6,6 +6,7 @@ use std::io::{self, Write};
 
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
 
+use super::changes::grace_end;
 use super::fit::{Step, fit, terminal_width};
 use super::{Style, local, local_or_never, printable};
 use crate::model::{Status, Token};
@@ -329,6 +330,10 @@ pub fn token_details(style: Style, t: &Token, now: i64) -> String {
         {
             table.add_row(vec![Cell::new("Not in effect"), text_cell(lapsed)]);
         }
+    }
+    if let Some(until) = grace_end(t, now) {
+        let until = format!("works until {}", local(until));
+        table.add_row(vec![Cell::new("Old Secret"), text_cell(&until)]);
     }
     table.to_string()
 }

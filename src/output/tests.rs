@@ -45,23 +45,68 @@ fn json(view: &impl Serialize) -> String {
 #[test]
 fn an_issued_token_is_its_fields_then_the_plaintext() {
     let t = token("ci", None);
-    let view = IssuedView::new(&t, "tct_secret", NOW);
+    let view = IssuedView::new(&t, "tct_secret", NOW, false);
     let text = json(&view);
     assert!(text.starts_with(r#"{"id":"id-ci","name":"ci","account":"alice""#));
-    assert!(text.ends_with(r#""revoked":null,"token":"tct_secret"}"#));
-    // On a table, stdout gets the plaintext alone.
+    assert!(
+        text.ends_with(
+            r#""revoked":null,"previous_secret_valid_until":null,"token":"tct_secret"}"#
+        )
+    );
+    // On a table, stdout gets the plaintext alone; stderr what changed.
     let shown = view.text(plain());
     assert_eq!(shown.out, ["tct_secret"]);
-    assert!(shown.aside.unwrap().contains("| Name         | ci"));
+    let aside = shown.aside.unwrap();
+    assert!(aside.starts_with("created token ci (id-ci) in account alice\n"));
+    assert!(aside.contains("| Name         | ci"));
     assert!(shown.warning.is_some());
+}
+
+#[test]
+fn a_rotation_says_until_when_the_old_secret_works() {
+    let mut t = token("ci", None);
+    t.prev_secret_hash = Some("old".into());
+    t.prev_valid_until = Some(NOW + 60);
+    let view = IssuedView::new(&t, "tct_secret", NOW, true);
+    assert!(json(&view).contains(r#""previous_secret_valid_until":"2026-11-23T22:11:05Z""#));
+    let aside = view.text(plain()).aside.unwrap();
+    assert!(aside.starts_with(
+        "rotated token ci (id-ci) in account alice\nthe old secret works until 2026-11-23 22:11 UTC\n"
+    ));
+    assert!(aside.contains("| Old Secret   | works until"), "{aside}");
+    // Once the grace is over, or the token revoked, no grace runs.
+    let over = TokenView::new(&t, NOW + 60);
+    assert!(json(&over).ends_with(r#""previous_secret_valid_until":null}"#));
+    t.revoked_at = Some(NOW);
+    assert!(json(&TokenView::new(&t, NOW)).ends_with(r#""previous_secret_valid_until":null}"#));
+    // A grace cut short by the expiry says so.
+    let mut t = token("ci", None);
+    t.prev_secret_hash = Some("old".into());
+    t.prev_valid_until = t.expires_at;
+    assert!(issued_summary(&t, NOW, true).ends_with("23:10 UTC, when the token expires"));
+    t.prev_secret_hash = None;
+    assert!(issued_summary(&t, NOW, true).ends_with("\nthe old secret no longer works"));
 }
 
 #[test]
 fn a_state_change_is_counted_under_its_past_tense() {
     let tokens = [token("a", None), token("b", None)];
-    let view = ChangedView::new("disabled", &tokens, NOW);
+    let already = [token("c", None)];
+    let view = ChangedView::new("disabled", &tokens, &already, NOW);
     assert!(json(&view).starts_with(r#"{"disabled":2,"tokens":[{"id":"id-a""#));
-    assert_eq!(view.text(plain()), Text::line("disabled 2 tokens"));
+    assert!(!json(&view).contains("id-c"));
+    let text = view.text(plain());
+    assert_eq!(
+        text.out,
+        [
+            "disabled token a (id-a) in account alice",
+            "disabled token b (id-b) in account alice"
+        ]
+    );
+    assert_eq!(
+        text.aside.as_deref(),
+        Some("token c (id-c) in account alice is already disabled")
+    );
 }
 
 #[test]
@@ -113,7 +158,7 @@ fn times_are_utc_in_json_and_local_in_tables() {
     let view = AccountView::new(&account, 3);
     assert_eq!(
         json(&view),
-        r#"{"name":"alice","acls":["all"],"suspended":false,"created":"2026-11-23T22:10:05Z","tokens":3}"#
+        r#"{"name":"alice","acls":["all"],"suspended":false,"status":"active","created":"2026-11-23T22:10:05Z","tokens":3}"#
     );
     let table = &view.text(plain()).out[0];
     assert!(table.contains(&local(NOW)), "{table}");

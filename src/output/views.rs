@@ -1,9 +1,10 @@
 //! Every result a command prints: its JSON/YAML shape (the field names and
 //! order users script against) and its table text, side by side.
 
-use serde::ser::{SerializeMap, SerializeSeq};
+use serde::ser::SerializeSeq;
 use serde::{Serialize, Serializer};
 
+use super::changes::{grace_end, issued_summary};
 use super::fit::Step;
 use super::table::{Columns, fitted_table, plain_table, token_details, token_table};
 use super::{Style, Text, View, local, plural, utc, utc_field};
@@ -41,6 +42,8 @@ struct TokenFields<'a> {
     note: Option<&'a str>,
     status: &'static str,
     revoked: Option<String>,
+    /// While a rotation's grace runs: until when the old secret works.
+    previous_secret_valid_until: Option<String>,
 }
 
 impl Serialize for TokenView<'_> {
@@ -60,6 +63,7 @@ impl Serialize for TokenView<'_> {
             note: t.note.as_deref(),
             status: t.status(self.now).as_str(),
             revoked: t.revoked_at.map(utc),
+            previous_secret_valid_until: grace_end(t, self.now).map(utc),
         }
         .serialize(s)
     }
@@ -129,66 +133,41 @@ pub struct IssuedView<'a> {
     token: TokenView<'a>,
     #[serde(rename = "token")]
     plaintext: &'a str,
+    #[serde(skip)]
+    rotated: bool,
 }
 
 impl<'a> IssuedView<'a> {
-    pub fn new(token: &'a Token, plaintext: &'a str, now: i64) -> IssuedView<'a> {
+    /// `rotated`: a new secret for an existing token, rather than a new
+    /// token.
+    pub fn new(token: &'a Token, plaintext: &'a str, now: i64, rotated: bool) -> IssuedView<'a> {
         IssuedView {
             token: TokenView::new(token, now),
             plaintext,
+            rotated,
         }
     }
 }
 
 impl View for IssuedView<'_> {
-    /// `T=$(tokenctl token create ci)` gets the token and nothing else; the
-    /// details go to stderr, plain.
+    /// `T=$(tokenctl token create ci)` gets the token and nothing else; what
+    /// changed and the details go to stderr, plain.
     fn text(&self, style: Style) -> Text {
         let plain = Style {
             color: false,
             terminal: false,
             ..style
         };
+        let (t, now) = (self.token.token, self.token.now);
         Text {
             out: vec![self.plaintext.to_string()],
-            aside: Some(token_details(plain, self.token.token, self.token.now)),
+            aside: Some(format!(
+                "{}\n{}",
+                issued_summary(t, now, self.rotated),
+                token_details(plain, t, now)
+            )),
             warning: Some("this token will not be shown again; store it somewhere safe now"),
         }
-    }
-}
-
-/// The outcome of `token disable`, `enable` or `revoke`: how many changed
-/// under the past tense of the change, and which.
-pub struct ChangedView<'a> {
-    past: &'static str,
-    tokens: TokenList<'a>,
-}
-
-impl<'a> ChangedView<'a> {
-    pub fn new(past: &'static str, changed: &'a [Token], now: i64) -> ChangedView<'a> {
-        ChangedView {
-            past,
-            tokens: TokenList::new(changed, now, false),
-        }
-    }
-}
-
-impl Serialize for ChangedView<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(2))?;
-        map.serialize_entry(self.past, &self.tokens.tokens.len())?;
-        map.serialize_entry("tokens", &self.tokens)?;
-        map.end()
-    }
-}
-
-impl View for ChangedView<'_> {
-    fn text(&self, _: Style) -> Text {
-        Text::line(format!(
-            "{} {}",
-            self.past,
-            plural(self.tokens.tokens.len(), "token")
-        ))
     }
 }
 
@@ -303,12 +282,15 @@ impl View for RejectedView {
     }
 }
 
-/// An account with its number of live tokens.
+/// An account with its number of live tokens. `status` says in one word
+/// what `suspended` says, as a token's does: `active`, `suspended`, or
+/// `deleted` in `account delete`'s result.
 #[derive(Serialize)]
 pub struct AccountView<'a> {
     name: &'a str,
     acls: &'a Privileges,
     suspended: bool,
+    status: &'static str,
     #[serde(serialize_with = "utc_field")]
     created: i64,
     /// Live tokens.
@@ -321,17 +303,26 @@ impl<'a> AccountView<'a> {
             name: &account.name,
             acls: &account.acls,
             suspended: account.suspended,
+            status: if account.suspended {
+                "suspended"
+            } else {
+                "active"
+            },
             created: account.created_at,
             tokens,
         }
     }
 
-    fn status(&self) -> &'static str {
-        if self.suspended {
-            "suspended"
-        } else {
-            "active"
+    /// An account `account delete` has just deleted: no live tokens left.
+    pub fn deleted(account: &'a Account) -> AccountView<'a> {
+        AccountView {
+            status: "deleted",
+            ..AccountView::new(account, 0)
         }
+    }
+
+    pub fn name(&self) -> &'a str {
+        self.name
     }
 }
 
@@ -340,7 +331,7 @@ impl View for AccountView<'_> {
         let rows = vec![
             vec!["Name".into(), self.name.to_string()],
             vec!["ACLs".into(), self.acls.join(", ")],
-            vec!["Status".into(), self.status().into()],
+            vec!["Status".into(), self.status.into()],
             vec!["Created".into(), local(self.created)],
             vec!["Tokens".into(), self.tokens.to_string()],
         ];
@@ -376,7 +367,7 @@ impl View for AccountList<'_> {
                 vec![
                     a.name.to_string(),
                     a.acls.join(","),
-                    a.status().to_string(),
+                    a.status.to_string(),
                     local(a.created),
                     a.tokens.to_string(),
                 ]
@@ -384,32 +375,6 @@ impl View for AccountList<'_> {
             .collect();
         let header = ["Name", "ACLs", "Status", "Created", "Tokens"];
         Text::line(plain_table(style, &header, rows))
-    }
-}
-
-/// `account delete`.
-#[derive(Serialize)]
-pub struct DeletedView<'a> {
-    deleted: &'a str,
-    revoked: usize,
-}
-
-impl<'a> DeletedView<'a> {
-    pub fn new(account: &'a str, revoked: usize) -> DeletedView<'a> {
-        DeletedView {
-            deleted: account,
-            revoked,
-        }
-    }
-}
-
-impl View for DeletedView<'_> {
-    fn text(&self, _: Style) -> Text {
-        Text::line(format!(
-            "deleted account '{}'; revoked {}",
-            self.deleted,
-            plural(self.revoked, "token")
-        ))
     }
 }
 

@@ -15,7 +15,7 @@ use crate::common::{TestEnv, quote};
 pub const DAY: i64 = 86_400;
 
 /// Every key of the token object (README, "Tokens").
-pub const TOKEN_FIELDS: [&str; 13] = [
+pub const TOKEN_FIELDS: [&str; 14] = [
     "id",
     "name",
     "account",
@@ -29,6 +29,7 @@ pub const TOKEN_FIELDS: [&str; 13] = [
     "note",
     "status",
     "revoked",
+    "previous_secret_valid_until",
 ];
 
 /// The wall clock, Unix seconds.

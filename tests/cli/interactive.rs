@@ -171,6 +171,21 @@ fn create_with_yes_does_not_ask() {
 }
 
 #[test]
+fn rotate_on_a_terminal_says_until_when_the_old_secret_works() {
+    let env = TestEnv::new();
+    let old = env.create("x", &[]);
+    let mut pty = Pty::spawn(&env, &["token", "rotate", "x", "--grace", "1d", "--yes"]);
+    let token = pty.expect_regex(TOKEN_LINE);
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 0, "{seen}");
+    assert!(seen.contains("rotated token x ("), "{seen}");
+    assert!(seen.contains("the old secret works until "), "{seen}");
+    assert!(seen.contains("Old Secret"), "{seen}");
+    assert_eq!(verify_code(&env, &old), Some(0));
+    assert_eq!(verify_code(&env, &token), Some(0));
+}
+
+#[test]
 fn json_on_a_terminal_never_prompts() {
     let env = TestEnv::new();
     let pty = Pty::spawn(&env, &["token", "create", "x", "-o", "json"]);
@@ -236,7 +251,7 @@ fn revoke_on_a_terminal_asks() {
     pty.send("y\r");
     let (code, seen) = pty.finish();
     assert_eq!(code, 0, "{seen}");
-    assert!(seen.contains("revoked 1 token"), "{seen}");
+    assert!(seen.contains("revoked token x ("), "{seen}");
     assert_eq!(verify_code(&env, &x), Some(5));
     assert_eq!(
         env.json(&["token", "list", "--all"])[0]["status"],
@@ -337,7 +352,7 @@ fn a_confirmation_is_read_on_enter_and_leaves_nothing_for_the_shell() {
     assert_eq!(left, "", "left over as the next command");
     let (code, seen) = pty.finish();
     assert_eq!(code, 0, "{seen}");
-    assert!(seen.contains("revoked 1 token"), "{seen}");
+    assert!(seen.contains("revoked token x ("), "{seen}");
     assert_eq!(verify_code(&env, &x), Some(5));
     let revokes = env
         .json(&["audit"])
@@ -447,7 +462,7 @@ fn account_delete_asks_to_type_the_name() {
     let (code, seen) = pty.finish();
     assert_eq!(code, 0, "{seen}");
     assert!(
-        seen.contains("deleted account 'bob'; revoked 1 token"),
+        seen.contains("deleted account bob\r\nrevoked token b1 ("),
         "{seen}"
     );
     assert_eq!(verify_code(&env, &b), Some(5));

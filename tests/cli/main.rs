@@ -5,6 +5,7 @@ mod common;
 mod accounts;
 mod architecture;
 mod basics;
+mod changes;
 mod completion;
 mod concurrency;
 mod crash;

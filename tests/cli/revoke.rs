@@ -11,7 +11,7 @@ use crate::fixtures::{add_account, assert_no_store, id_by_name, now, set, set_to
 const DAY: i64 = 86_400;
 
 /// The keys of a token object, sorted.
-const TOKEN_KEYS: [&str; 13] = [
+const TOKEN_KEYS: [&str; 14] = [
     "account",
     "acls",
     "allow_ips",
@@ -23,6 +23,7 @@ const TOKEN_KEYS: [&str; 13] = [
     "last_used_ip",
     "name",
     "note",
+    "previous_secret_valid_until",
     "revoked",
     "status",
 ];
@@ -120,7 +121,7 @@ fn revoke_by_name_keeps_the_row_marked_revoked(#[values(Sqlite, Postgres)] backe
 
     assert_eq!(
         env.ok(&["token", "revoke", "a", "--yes"]),
-        "revoked 1 token\n"
+        format!("revoked token a ({id_a}) in account alice\n")
     );
 
     assert_eq!(verify_reason(&env, &a), "revoked");
@@ -204,12 +205,13 @@ fn revoke_several_at_once(#[values(Sqlite, Postgres)] backend: Backend) {
     ev.sort();
     assert_eq!(ev, ["a", "b"]);
 
-    // Table output counts them.
+    // Table output names each.
     env.create("d", &[]);
     env.create("e", &[]);
+    let (d, e) = (id_by_name(&env, "d"), id_by_name(&env, "e"));
     assert_eq!(
         env.ok(&["token", "revoke", "d", "e", "--yes"]),
-        "revoked 2 tokens\n"
+        format!("revoked token d ({d}) in account alice\nrevoked token e ({e}) in account alice\n")
     );
 }
 
@@ -300,9 +302,16 @@ fn revoking_a_revoked_token_is_a_noop(#[values(Sqlite, Postgres)] backend: Backe
     let before = env.snapshot();
     let events_before = events(&env).len();
 
+    // Nothing on stdout; stderr says it was so already.
+    let out = env
+        .cmd(&["token", "revoke", &id, "--yes"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
     assert_eq!(
-        env.ok(&["token", "revoke", &id, "--yes"]),
-        "revoked 0 tokens\n"
+        String::from_utf8_lossy(&out.stderr),
+        format!("token a ({id}) in account alice is already revoked\n")
     );
     let v = env.json(&["token", "revoke", &id, "--yes"]);
     assert_eq!(v, json!({"revoked": 0, "tokens": []}));
@@ -998,12 +1007,15 @@ fn counts_in_messages_are_singular_for_one(#[values(Sqlite, Postgres)] backend: 
         return;
     };
     env.create("a", &[]);
-    let out = env.ok(&["token", "revoke", "a", "--yes"]);
-    assert_eq!(out.trim(), "revoked 1 token");
+    let out = env.ok(&["token", "revoke", "a", "--dry-run"]);
+    assert!(out.ends_with("would revoke 1 token (dry run)\n"), "{out}");
     add_account(&env, "bob", r#"["read"]"#);
     create_as(&env, "bob", "b1");
     let out = env.ok(&["account", "delete", "bob", "--yes"]);
-    assert_eq!(out.trim(), "deleted account 'bob'; revoked 1 token");
+    assert!(
+        out.starts_with("deleted account bob\nrevoked token b1 ("),
+        "{out}"
+    );
     assert!(!out.contains("(s)"), "{out}");
 }
 

@@ -207,9 +207,13 @@ fn edit_prints_the_updated_token(#[values(Sqlite, Postgres)] backend: Backend) {
     env.fails(&["token", "show", "old"], 3);
     // The token still verifies under its new name.
     assert_eq!(env.verify(&token, &[]).status.code(), Some(0));
-    // Table output shows the token too.
+    // The table format says what changed, in which token.
     let out = env.ok(&["token", "edit", "new", "--note", "n2"]);
-    assert!(out.contains("n2") && out.contains("new"), "{out}");
+    let id = id_of(&token);
+    assert_eq!(
+        out,
+        format!("edited token new ({id}) in account alice: note changed\n")
+    );
 }
 
 #[rstest]

@@ -91,5 +91,5 @@ pub(super) fn create(ctx: &Context, args: CreateArgs) -> Result<()> {
         Ok(t)
     })?;
     let plaintext = token::assemble(&created.id, &new.secret);
-    show_issued(ctx, &created, &plaintext)
+    show_issued(ctx, &created, &plaintext, false)
 }

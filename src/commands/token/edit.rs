@@ -2,11 +2,11 @@
 
 use anyhow::Result;
 
-use super::{check_not_an_id, check_within_account, name_taken, print_token, resolve_live};
+use super::{check_not_an_id, check_within_account, name_taken, resolve_live};
 use crate::cli::EditArgs;
 use crate::commands::Context;
 use crate::error::Error;
-use crate::output;
+use crate::output::{self, EditedView};
 
 use crate::values::{self, AclEdit, AllowList};
 
@@ -37,7 +37,7 @@ pub(super) fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
     };
 
     let mut store = ctx.open_to_change()?;
-    let updated = ctx.write_as_account(&mut store, |tx, account| {
+    let (updated, changes) = ctx.write_as_account(&mut store, |tx, account| {
         let old = resolve_live(ctx, tx, account, &args.token, "edited")?;
         let mut t = old.clone();
         let mut changes = Vec::new();
@@ -93,7 +93,8 @@ pub(super) fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
             event.detail = Some(changes.join("; "));
             tx.record_event(&event)?;
         }
-        Ok(t)
+        Ok((t, changes))
     })?;
-    print_token(ctx, &updated)
+    let view = EditedView::new(&updated, &changes, ctx.now);
+    Ok(output::show(ctx.style, ctx.msg, &view)?)
 }

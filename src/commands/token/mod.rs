@@ -46,12 +46,15 @@ pub fn run(ctx: &Context, cmd: TokenCommand) -> Result<()> {
 
 /// Shows a new plaintext exactly once, after it is committed: a bare line
 /// for scripts, an object for JSON/YAML, and on a terminal the details and
-/// a confirmation that it was saved.
-fn show_issued(ctx: &Context, t: &Token, plaintext: &str) -> Result<()> {
+/// a confirmation that it was saved. What changed (for a rotation, until
+/// when the old secret works) goes to stderr.
+fn show_issued(ctx: &Context, t: &Token, plaintext: &str, rotated: bool) -> Result<()> {
     if !ctx.interactive {
-        output::show(ctx.style, ctx.msg, &IssuedView::new(t, plaintext, ctx.now))?;
+        let view = IssuedView::new(t, plaintext, ctx.now, rotated);
+        output::show(ctx.style, ctx.msg, &view)?;
         return Ok(());
     }
+    ctx.msg.text(&output::issued_summary(t, ctx.now, rotated));
     loop {
         output::line("")?;
         output::line(plaintext)?;

@@ -54,5 +54,5 @@ pub(super) fn rotate(ctx: &Context, args: RotateArgs) -> Result<()> {
         Ok(t)
     })?;
     let plaintext = token::assemble(&rotated.id, &new.secret);
-    show_issued(ctx, &rotated, &plaintext)
+    show_issued(ctx, &rotated, &plaintext, true)
 }

@@ -62,8 +62,8 @@ pub(super) fn change_tokens(ctx: &Context, names: &[String], change: Change) -> 
         ))?;
     }
 
-    let changed = ctx.write_as_account(&mut store, |tx, account| {
-        let mut changed = Vec::new();
+    let (changed, unchanged) = ctx.write_as_account(&mut store, |tx, account| {
+        let (mut changed, mut unchanged) = (Vec::new(), Vec::new());
         for target in &targets {
             // Re-read under the write lock, by id (a name could now be
             // another token's): another process may have acted meanwhile.
@@ -75,6 +75,7 @@ pub(super) fn change_tokens(ctx: &Context, names: &[String], change: Change) -> 
                 return Err(revoked_conflict(&t, change.past()).into());
             }
             if !change.applies_to(&t) {
+                unchanged.push(t);
                 continue;
             }
             match change {
@@ -86,9 +87,9 @@ pub(super) fn change_tokens(ctx: &Context, names: &[String], change: Change) -> 
             tx.record_event(&ctx.token_event(change.action(), &t))?;
             changed.push(t);
         }
-        Ok(changed)
+        Ok((changed, unchanged))
     })?;
-    let view = ChangedView::new(change.past(), &changed, ctx.now);
+    let view = ChangedView::new(change.past(), &changed, &unchanged, ctx.now);
     Ok(output::show(ctx.style, ctx.msg, &view)?)
 }
 
