@@ -20,6 +20,7 @@ mod interactive;
 mod lifecycle;
 mod list;
 mod man_examples;
+mod pager;
 mod pg_db;
 mod pg_faults;
 mod pg_harness;
