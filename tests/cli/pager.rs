@@ -214,3 +214,29 @@ fn a_pager_quit_early_ends_quietly(#[values(Sqlite, Postgres)] backend: Backend)
         assert!(!shown.contains("token-02999"), "{pager}: {shown}");
     }
 }
+
+#[rstest]
+fn ctrl_c_in_the_pager_leaves_tokenctl_waiting_for_it(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = two_tokens(backend) else {
+        return;
+    };
+    // Like `less`, the pager handles Ctrl-C itself and carries on.
+    let pager = script(
+        &env,
+        "pager",
+        "trap '' INT; cat >/dev/null; echo pager-started; sleep 1; echo pager-done",
+    );
+    let mut pty = Pty::spawn_with(
+        &env,
+        &["token", "list"],
+        &[("PAGER", &pager.display().to_string()), ("PATH", PATH)],
+    );
+    pty.expect("pager-started");
+    pty.send("\x03");
+    // tokenctl was not killed under the pager: it waited, and exits 0.
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 0, "{seen}");
+    assert!(seen.contains("pager-done"), "{seen}");
+}
