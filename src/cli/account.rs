@@ -15,6 +15,10 @@ pub enum AccountCommand {
     /// "suspended"), as every account command does.
     Add(AccountAddArgs),
     /// List the accounts
+    ///
+    /// On a terminal the table ends with a count line and goes through the
+    /// pager (TOKENCTL_PAGER, else PAGER, else less; empty or cat for none);
+    /// piped, it is the table alone.
     List,
     /// Show one account
     Show(AccountArgs),

@@ -140,6 +140,10 @@ pub enum Command {
     /// account-* actions, with the time, the OS user who made it (and
     /// SUDO_USER), the account, the token name and id, and what changed.
     /// Never a secret or a hash.
+    ///
+    /// On a terminal the table ends with a count line and goes through the
+    /// pager (TOKENCTL_PAGER, else PAGER, else less; empty or cat for none);
+    /// piped, it is the table alone.
     Audit(AuditArgs),
     /// Back up, restore or check the store
     #[command(subcommand)]

@@ -37,6 +37,10 @@ pub enum TokenCommand {
     /// With no store yet (a new machine), stdout is empty (JSON: []) and
     /// stderr says where the store will be and that the first
     /// `tokenctl token create NAME` creates it.
+    ///
+    /// On a terminal the table ends with a count line and goes through the
+    /// pager (TOKENCTL_PAGER, else PAGER, else less; empty or cat for none);
+    /// piped, it is the table alone.
     List(ListArgs),
     /// Show every field of one token
     ///

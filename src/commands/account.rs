@@ -75,10 +75,13 @@ fn list(ctx: &Context) -> Result<()> {
             Vec::new()
         }
     };
-    Ok(output::show(
+    let view = AccountList::new(&accounts);
+    Ok(output::show_list(
         ctx.style,
         ctx.msg,
-        &AccountList::new(&accounts),
+        &view,
+        accounts.len(),
+        "account",
     )?)
 }
 

@@ -61,7 +61,14 @@ pub fn run(ctx: &Context, args: AuditArgs) -> Result<()> {
             }
         }
     };
-    Ok(output::show(ctx.style, ctx.msg, &EventList::new(&events))?)
+    let view = EventList::new(&events);
+    Ok(output::show_list(
+        ctx.style,
+        ctx.msg,
+        &view,
+        events.len(),
+        "event",
+    )?)
 }
 
 fn no_such_token(ctx: &Context, args: &AuditArgs) -> Error {

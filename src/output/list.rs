@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::table::{Columns, PlainTable, fit_widths, header_widths, token_cells, token_header};
-use super::{Style, TokenList, TokenView, json_io, show};
+use super::{Style, TokenList, TokenView, json_io, show_list};
 use crate::cli::OutputFormat;
 use crate::model::Token;
 use crate::ui::Messages;
@@ -15,8 +15,8 @@ use crate::ui::Messages;
 /// Feeds tokens to whoever asked for them, one at a time.
 pub type Feed<'f, E> = &'f mut dyn FnMut(Token) -> Result<(), E>;
 
-/// Prints the tokens `walk` feeds, as `show` would print a `TokenList` of
-/// them with these columns. `walk` may be called twice (the plain table measures its columns
+/// Prints the tokens `walk` feeds, as `show_list` would print a
+/// `TokenList` of them with these columns. `walk` may be called twice (the plain table measures its columns
 /// first), so it must feed the same tokens each time: read them from one
 /// snapshot.
 pub fn show_tokens<E: From<io::Error>>(
@@ -43,11 +43,8 @@ pub fn show_tokens<E: From<io::Error>>(
                 tokens.push(t);
                 Ok(())
             })?;
-            Ok(show(
-                style,
-                msg,
-                &TokenList::with_columns(&tokens, now, columns),
-            )?)
+            let list = TokenList::with_columns(&tokens, now, columns);
+            Ok(show_list(style, msg, &list, tokens.len(), "token")?)
         }
     }
 }

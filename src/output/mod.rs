@@ -2,12 +2,14 @@
 //! JSON and YAML (RFC 3339 UTC), drawn as text for the table format (local
 //! time, `never`, WHM-like colours), and printed by `show`, so no command
 //! chooses between formats itself. `token list` streams its rows through
-//! `show_tokens` instead. Nothing here touches the store.
+//! `show_tokens` instead, and the lists a user reads on a terminal go
+//! through `show_list` and the pager. Nothing here touches the store.
 
 mod changes;
 mod db_views;
 mod fit;
 mod list;
+mod pager;
 mod table;
 mod views;
 
@@ -93,13 +95,47 @@ pub fn show<V: View + ?Sized>(style: Style, msg: Messages, view: &V) -> io::Resu
         }
         out.flush()?;
     }
+    asides(msg, &text);
+    Ok(())
+}
+
+/// Prints a list a user reads (`token list`, `account list`, `audit`) of
+/// `count` items called `noun`, as `show` does; but a table on a terminal
+/// ends with a count line (`12 tokens`) and goes through the pager (see
+/// `pager`). Pipes and files get the table alone, as scripts expect it.
+pub fn show_list<V: View + ?Sized>(
+    style: Style,
+    msg: Messages,
+    view: &V,
+    count: usize,
+    noun: &str,
+) -> io::Result<()> {
+    if style.format != OutputFormat::Table || !style.terminal {
+        return show(style, msg, view);
+    }
+    let text = view.text(style);
+    if !text.out.is_empty() {
+        let mut page = String::new();
+        for block in &text.out {
+            page.push_str(block);
+            page.push('\n');
+        }
+        page.push_str(&plural(count, noun));
+        page.push('\n');
+        pager::page(&page)?;
+    }
+    asides(msg, &text);
+    Ok(())
+}
+
+/// What a table's text has for stderr.
+fn asides(msg: Messages, text: &Text) {
     if let Some(aside) = &text.aside {
         msg.text(aside);
     }
     if let Some(warning) = text.warning {
         msg.warn(warning);
     }
-    Ok(())
 }
 
 /// Writes a serialisable value as JSON or YAML.

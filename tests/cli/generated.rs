@@ -93,6 +93,16 @@ const ENVIRONMENT: &[(&str, &str)] = &[
         "when set and not empty, no colour under --color auto",
     ),
     (
+        "TOKENCTL_PAGER",
+        "the pager for token list, account list and audit on a terminal, run by sh -c; \
+         empty or cat for none",
+    ),
+    ("PAGER", "the pager when TOKENCTL_PAGER is unset; else less"),
+    (
+        "LESS",
+        "set to FRX for the pager when unset (as LV to -c), as git does",
+    ),
+    (
         "TZ",
         "the zone of the local times in tables and of WHEN dates",
     ),

@@ -15,7 +15,8 @@ use crate::common::{BIN, TestEnv};
 const YES_NO: &str = "[y/N]";
 const SAVED: &str = "Yes, I saved my token";
 
-/// `tokenctl` on a pty with TestEnv's environment (plus TERM), 120x40.
+/// `tokenctl` on a pty with TestEnv's environment (plus TERM, and PAGER
+/// `cat`), 120x40.
 pub struct Pty {
     session: OsSession,
     /// Everything read so far.
@@ -33,15 +34,19 @@ impl Pty {
         Pty::spawn_command(env, cmd, vars)
     }
 
-    /// Any command on a pty, with TestEnv's environment (plus TERM), then
-    /// `vars`.
+    /// Any command on a pty, with TestEnv's environment (plus TERM and
+    /// PAGER), then `vars`.
     pub fn spawn_command(env: &TestEnv, mut cmd: Command, vars: &[(&str, &str)]) -> Pty {
         cmd.env_clear()
             .env("HOME", env.dir.path())
             .env("TOKENCTL_DB", &env.db)
             .env("USER", &env.user)
             .env("TZ", "UTC")
-            .env("TERM", "xterm");
+            .env("TERM", "xterm")
+            // Lists are paged on a terminal; `cat` turns that off, so that
+            // what a test reads does not depend on the machine's `less`
+            // (tests/cli/pager.rs sets its own).
+            .env("PAGER", "cat");
         for (k, v) in vars {
             cmd.env(k, v);
         }

@@ -23,6 +23,7 @@ mod lifecycle;
 mod list;
 mod list_columns;
 mod man_examples;
+mod pager;
 mod pg_db;
 mod pg_faults;
 mod pg_harness;
