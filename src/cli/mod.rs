@@ -10,9 +10,11 @@ use clap_complete::ArgValueCompleter;
 use crate::complete;
 
 mod account;
+mod privilege;
 mod token;
 
 pub use account::*;
+pub use privilege::*;
 pub use token::*;
 
 #[derive(Debug, Parser)]
@@ -129,10 +131,18 @@ pub enum Command {
     /// Manage the accounts tokens authenticate as, and their privileges
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Keep a catalogue of the privileges accounts and tokens may hold
+    ///
+    /// Optional: while it is empty, any well-formed privilege is accepted.
+    /// Once it holds privileges, an --acl outside it (other than `all`) is
+    /// refused (exit 2, with the close ones as a hint) and serve answers
+    /// 400 to an ?acl= outside it.
+    #[command(subcommand)]
+    Privilege(PrivilegeCommand),
     /// Show the change log, oldest first
     ///
     /// Every change: create, edit, rotate, disable, enable, revoke and the
-    /// account-* actions, with the time, the OS user who made it (and
+    /// account-* and privilege-* actions, with the time, the OS user who made it (and
     /// SUDO_USER), the account, the token name and id, and what changed.
     /// Never a secret or a hash.
     Audit(AuditArgs),

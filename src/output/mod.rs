@@ -7,6 +7,7 @@
 mod db_views;
 mod fit;
 mod list;
+mod privilege_views;
 mod table;
 mod views;
 
@@ -21,6 +22,7 @@ use crate::ui::Messages;
 
 pub use db_views::{BackupView, CheckReport, CheckView, CopiedView, RestoredView};
 pub use list::show_tokens;
+pub use privilege_views::{PrivilegeList, PrivilegeRemovedView};
 pub use views::{
     AccountList, AccountView, ChangedView, DeletedView, EventList, IssuedView, RejectedView,
     RevokedView, TokenList, TokenView, VerifiedView,

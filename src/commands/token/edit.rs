@@ -5,6 +5,7 @@ use anyhow::Result;
 use super::{check_not_an_id, check_within_account, name_taken, print_token, resolve_live};
 use crate::cli::EditArgs;
 use crate::commands::Context;
+use crate::commands::privilege::check_given;
 use crate::error::Error;
 use crate::output;
 
@@ -41,6 +42,7 @@ pub(super) fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
         let old = resolve_live(ctx, tx, account, &args.token, "edited")?;
         let mut t = old.clone();
         let mut changes = Vec::new();
+        let mut new_privileges = None;
 
         if let Some(name) = &args.new_name
             && *name != t.name
@@ -54,6 +56,7 @@ pub(super) fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
         }
         if let Some(acl_edit) = &acl_edit {
             let acls = acl_edit.apply(&t.acls)?;
+            new_privileges = check_given(tx, &[&t.acls, &account.acls], &acls)?;
             check_within_account(account, &acls)?;
             if acls != t.acls {
                 changes.push(format!("acls {} -> {}", t.acls.join(","), acls.join(",")));
@@ -93,7 +96,11 @@ pub(super) fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
             event.detail = Some(changes.join("; "));
             tx.record_event(&event)?;
         }
-        Ok(t)
+        Ok((t, new_privileges))
     })?;
+    let (updated, new_privileges) = updated;
+    if let Some(note) = new_privileges {
+        ctx.msg.note(&note);
+    }
     print_token(ctx, &updated)
 }

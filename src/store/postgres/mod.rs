@@ -10,6 +10,7 @@
 
 mod check;
 mod pool;
+mod privileges;
 mod queries;
 mod schema;
 pub mod tls;
@@ -61,6 +62,26 @@ impl PgStore {
         if matches!(store.inspect()?, Found::Store(v) if v == latest()) {
             return Ok(store);
         }
+        store.bring_up_to_date(target)?;
+        Ok(store)
+    }
+
+    /// Opens an existing store to change it, bringing its schema up to
+    /// date first; `Ok(None)` when the schema holds no store yet.
+    pub fn open_to_change(target: &PgTarget) -> anyhow::Result<Option<PgStore>> {
+        let store = PgStore::connect(target)?;
+        match store.inspect()? {
+            Found::Nothing => return Ok(None),
+            Found::Store(v) if v < latest() => store.bring_up_to_date(target)?,
+            Found::Store(_) => {}
+        }
+        Ok(Some(store))
+    }
+
+    /// Creates the schema and tables, or applies the migrations the store
+    /// lacks, in one transaction that concurrent first uses take turns at.
+    fn bring_up_to_date(&self, target: &PgTarget) -> anyhow::Result<()> {
+        let store = self;
         {
             let mut client = store.client.borrow_mut();
             let mut tx = client
@@ -77,7 +98,7 @@ impl PgStore {
             }
             tx.commit().map_err(|e| sql_error(&store.location, e))?;
         }
-        Ok(store)
+        Ok(())
     }
 
     fn connect(target: &PgTarget) -> anyhow::Result<PgStore> {
