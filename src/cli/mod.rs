@@ -159,8 +159,9 @@ pub enum Command {
     /// unknown, wrong, revoked, disabled, expired, from outside its
     /// allow-list, of a suspended account or of another account than the
     /// one named; 403 when it lacks a privilege; 503 when argon2 work is
-    /// saturated; 400 for an acl that is not a privilege, any other query
-    /// key, a fragment in the target, or HTTP/1.1 without one Host header.
+    /// saturated; 400 for an acl that is not a privilege or is outside the
+    /// catalogue of privileges (once it holds any), any other query key, a
+    /// fragment in the target, or HTTP/1.1 without one Host header.
     /// GET /healthz and GET /metrics (Prometheus text).
     ///
     /// Every request reads the token's current state, so a revocation acts

@@ -5,6 +5,7 @@ use rstest::rstest;
 use serde_json::{Value, json};
 
 use crate::common::{Backend, Postgres, Sqlite, TestEnv};
+use crate::serve::Server;
 
 fn stderr_of(env: &TestEnv, args: &[&str]) -> String {
     let out = env.cmd(args).output().expect("run tokenctl");
@@ -343,4 +344,37 @@ fn a_version_1_store_is_read_as_it_is_and_migrated_by_a_change(
     env.ok(&["privilege", "add", "--from-use"]);
     assert_eq!(names(&env.json(&["privilege", "list"])), ["read"]);
     env.fails(&["token", "create", "cd", "--acl", "raed"], 2);
+}
+
+#[rstest]
+fn serve_answers_400_to_an_acl_outside_the_catalogue_without_a_restart(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
+    env.ok(&["account", "add", "bot", "--acl", "deploy,read"]);
+    let token = env.create("ci", &["-u", "bot"]);
+    // A store of version 1 (no catalogue table) is served as it is.
+    as_version_1(&env);
+    let server = Server::start(&env, &[]);
+    assert_eq!(server.bearer("/verify?acl=deploy", &token).status, 200);
+    assert_eq!(server.bearer("/verify?acl=dpeloy", &token).status, 403);
+
+    // The catalogue, made while serve runs, is seen by the next request.
+    env.ok(&["privilege", "add", "--from-use"]);
+    assert_eq!(version(&env), 2);
+    assert_eq!(server.bearer("/verify?acl=deploy", &token).status, 200);
+    let typo = server.bearer("/verify?acl=dpeloy", &token);
+    assert_eq!(typo.status, 400, "{}", typo.body);
+    assert_eq!(server.bearer("/verify?acl=read,dpeloy", &token).status, 400);
+    // Without a token too: the proxy's query is wrong whoever asks.
+    assert_eq!(server.get("/verify?acl=dpeloy", None).status, 400);
+    assert_eq!(server.bearer("/verify?acl=all", &token).status, 403);
+    assert_eq!(server.bearer("/verify", &token).status, 200);
+
+    env.ok(&["privilege", "add", "dpeloy", "--description", "A real one"]);
+    assert_eq!(server.bearer("/verify?acl=dpeloy", &token).status, 403);
+    env.ok(&["privilege", "remove", "dpeloy"]);
+    assert_eq!(server.bearer("/verify?acl=dpeloy", &token).status, 400);
 }
