@@ -219,8 +219,9 @@ pub enum DbCommand {
     /// FILE must be a tokenctl store written by `db backup` (or any healthy
     /// tokenctl store of this version or older); another file, a damaged
     /// one or one of a newer tokenctl is refused (exit 1) and nothing is
-    /// changed. Every account, token and audit event is replaced by the
-    /// backup's: tokens created since it stop working, and tokens revoked
+    /// changed. Every account, token, audit event and the catalogue of
+    /// privileges are replaced by the backup's (a store of an older version
+    /// is brought up to date first): tokens created since it stop working, and tokens revoked
     /// since it work again; the audit trail is the backup's too, so the
     /// restore itself is reported on stderr. The copy is written into the
     /// store under its write lock, in one transaction (on PostgreSQL too:
@@ -236,8 +237,8 @@ pub enum DbCommand {
     /// Copy the whole store into a new one, SQLite or PostgreSQL, in either direction
     ///
     /// Every account (deleted ones too), token (ids, secret hashes,
-    /// rotation grace, Last Used, disabled and revoked ones) and audit
-    /// event (in order) is copied, so existing tokens keep working on the
+    /// rotation grace, Last Used, disabled and revoked ones), audit event
+    /// (in order) and privilege of the catalogue is copied, so existing tokens keep working on the
     /// target without reissue. TARGET is a SQLite path or a postgres://
     /// URL, as for --db, and must be empty: a SQLite path that does not
     /// exist yet (created 0600, only if still absent when the copy is
@@ -251,7 +252,7 @@ pub enum DbCommand {
     /// Run the store's integrity checks and tokenctl's schema checks; exit 1 if unhealthy
     ///
     /// The checks: SQLite's integrity_check (on SQLite), the schema
-    /// version, every token belonging to an account, every secret an
+    /// version (an older one is healthy: the next change migrates it), every token belonging to an account, every secret an
     /// argon2id hash within verification's bounds (256 MiB, 10 passes, 4
     /// lanes), every privilege list valid, every token id 10 base62
     /// characters. On PostgreSQL it also warns (without failing) about

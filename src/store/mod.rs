@@ -176,7 +176,10 @@ impl Store {
                 let location = s.location().to_string();
                 backup
                     .snapshot()
-                    .and_then(|rows| s.replace_with(&rows))
+                    .and_then(|rows| {
+                        s.up_to_date()?;
+                        s.replace_with(&rows)
+                    })
                     .map_err(|e| {
                         // The location is named once; a store error's
                         // hint (what to fix on the server) is kept.

@@ -378,3 +378,73 @@ fn serve_answers_400_to_an_acl_outside_the_catalogue_without_a_restart(
     env.ok(&["privilege", "remove", "dpeloy"]);
     assert_eq!(server.bearer("/verify?acl=dpeloy", &token).status, 400);
 }
+
+#[rstest]
+fn backup_and_restore_carry_the_catalogue(#[values(Sqlite, Postgres)] backend: Backend) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
+    env.ok(&["account", "add", "bot", "--acl", "read"]);
+    env.ok(&["privilege", "add", "--from-use"]);
+    env.ok(&["privilege", "add", "deploy", "--description", "Deploy"]);
+    let catalogue = env.json(&["privilege", "list"]);
+    let backup = env.dir.path().join("backup.db");
+    env.ok(&["db", "backup", backup.to_str().unwrap()]);
+    env.ok(&["privilege", "remove", "deploy"]);
+    env.ok(&["db", "restore", backup.to_str().unwrap(), "--yes"]);
+    assert_eq!(env.json(&["privilege", "list"]), catalogue);
+    env.ok(&["db", "check"]);
+
+    // Into a store of version 1 (of either kind): it is brought up to
+    // date, and holds the backup's catalogue.
+    let Some(old) = TestEnv::on(backend) else {
+        return;
+    };
+    old.create("theirs", &[]);
+    as_version_1(&old);
+    old.ok(&["db", "restore", backup.to_str().unwrap(), "--yes"]);
+    assert_eq!(version(&old), 2);
+    assert_eq!(old.json(&["privilege", "list"]), catalogue);
+    old.fails(&["account", "add", "x", "--acl", "raed"], 2);
+
+    // A backup of a version-1 store restores with an empty catalogue.
+    as_version_1(&old);
+    let old_backup = env.dir.path().join("old.db");
+    old.ok(&["db", "backup", old_backup.to_str().unwrap()]);
+    env.ok(&["db", "restore", old_backup.to_str().unwrap(), "--yes"]);
+    assert_eq!(env.json(&["privilege", "list"]), json!([]));
+    env.ok(&["db", "check"]);
+}
+
+#[rstest]
+fn copy_carries_the_catalogue_from_a_store_of_either_version(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
+    env.ok(&["account", "add", "bot", "--acl", "read"]);
+    env.ok(&["privilege", "add", "--from-use"]);
+    env.ok(&[
+        "privilege",
+        "add",
+        "read",
+        "--description",
+        "Read",
+        "--force",
+    ]);
+    let catalogue = env.json(&["privilege", "list"]);
+    let mut to = TestEnv::new();
+    to.db = env.dir.path().join("copy.db");
+    let out = env.json(&["db", "copy", "--to", to.db.to_str().unwrap()]);
+    assert_eq!(out["accounts"], 2, "{out}");
+    assert_eq!(to.json(&["privilege", "list"]), catalogue);
+    to.fails(&["account", "add", "x", "--acl", "raed"], 2);
+
+    as_version_1(&env);
+    let mut to = TestEnv::new();
+    to.db = env.dir.path().join("copy-of-old.db");
+    env.ok(&["db", "copy", "--to", to.db.to_str().unwrap()]);
+    assert_eq!(to.json(&["privilege", "list"]), json!([]));
+    assert_eq!(version(&to), 2);
+}

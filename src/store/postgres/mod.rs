@@ -78,6 +78,18 @@ impl PgStore {
         Ok(Some(store))
     }
 
+    /// Applies the migrations a store of an older version lacks (`db
+    /// restore` writes every table of this version).
+    pub fn up_to_date(&self) -> anyhow::Result<()> {
+        let Location::Postgres(target) = &self.location else {
+            unreachable!("a PostgreSQL store has a PostgreSQL location")
+        };
+        match self.inspect()? {
+            Found::Store(v) if v < latest() => self.bring_up_to_date(target),
+            _ => Ok(()),
+        }
+    }
+
     /// Creates the schema and tables, or applies the migrations the store
     /// lacks, in one transaction that concurrent first uses take turns at.
     fn bring_up_to_date(&self, target: &PgTarget) -> anyhow::Result<()> {

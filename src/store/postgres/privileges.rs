@@ -12,10 +12,7 @@ impl<C: GenericClient> Pg<C> {
     /// write). Looked up first: a failed statement would end the read's
     /// transaction.
     pub(super) fn read_catalogue(&self) -> Result<Vec<CataloguedPrivilege>> {
-        let exists: bool = self
-            .one("SELECT to_regclass('privileges') IS NOT NULL", &[])?
-            .get(0);
-        if !exists {
+        if !self.has_catalogue()? {
             return Ok(Vec::new());
         }
         let rows = self.all(
@@ -30,6 +27,20 @@ impl<C: GenericClient> Pg<C> {
                 created_at: r.get(2),
             })
             .collect())
+    }
+
+    fn has_catalogue(&self) -> Result<bool> {
+        Ok(self
+            .one("SELECT to_regclass('privileges') IS NOT NULL", &[])?
+            .get(0))
+    }
+
+    /// How many privileges the catalogue holds (0 without one).
+    pub(super) fn privilege_count(&self) -> Result<i64> {
+        if !self.has_catalogue()? {
+            return Ok(0);
+        }
+        Ok(self.one("SELECT count(*) FROM privileges", &[])?.get(0))
     }
 
     pub(super) fn write_privilege(&self, p: &CataloguedPrivilege) -> Result<()> {

@@ -7,12 +7,7 @@ use crate::model::CataloguedPrivilege;
 /// The catalogue, sorted by name; empty on a store older than it, which
 /// a read leaves as it is (the table appears at the first write).
 pub(super) fn catalogue(conn: &Connection) -> rusqlite::Result<Vec<CataloguedPrivilege>> {
-    let exists = conn
-        .prepare_cached("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'privileges'")?
-        .query_row([], |_| Ok(()))
-        .optional()?
-        .is_some();
-    if !exists {
+    if !exists(conn)? {
         return Ok(Vec::new());
     }
     let mut stmt =
@@ -25,6 +20,22 @@ pub(super) fn catalogue(conn: &Connection) -> rusqlite::Result<Vec<CataloguedPri
         })
     })?;
     rows.collect()
+}
+
+/// How many privileges the catalogue holds (0 without one).
+pub(super) fn count(conn: &Connection) -> rusqlite::Result<i64> {
+    if !exists(conn)? {
+        return Ok(0);
+    }
+    conn.query_row("SELECT count(*) FROM privileges", [], |r| r.get(0))
+}
+
+fn exists(conn: &Connection) -> rusqlite::Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'privileges'")?
+        .query_row([], |_| Ok(()))
+        .optional()?
+        .is_some())
 }
 
 pub(super) fn put_privilege(conn: &Connection, p: &CataloguedPrivilege) -> rusqlite::Result<()> {
