@@ -64,7 +64,7 @@ impl Line {
             })
             .map(|given| Location::parse(&given).ok())
             .unwrap_or_else(|| Location::default_store().ok())?;
-        Store::open_existing(&location).ok().flatten()
+        Store::open_read(&location).ok().flatten()
     }
 
     fn user(&self) -> Option<String> {
@@ -122,10 +122,17 @@ pub fn account_names(current: &OsStr) -> Vec<CompletionCandidate> {
     candidates(current, names.unwrap_or_default())
 }
 
-/// Privileges held by some account or token; completes each element of a
-/// comma list.
+/// The privileges of the catalogue, or while it is empty those held by
+/// some account or token; completes each element of a comma list.
 pub fn privileges(current: &OsStr) -> Vec<CompletionCandidate> {
-    let mut names = from_store(|_, store| store.privileges_in_use().ok()).unwrap_or_default();
+    let mut names = from_store(|_, store| {
+        let catalogue = store.catalogue().ok()?;
+        match catalogue.is_empty() {
+            true => store.privileges_in_use().ok(),
+            false => Some(catalogue.into_iter().map(|p| p.name).collect()),
+        }
+    })
+    .unwrap_or_default();
     if !names.iter().any(|n| n == crate::values::ALL) {
         names.push(crate::values::ALL.to_string());
     }
@@ -139,6 +146,15 @@ pub fn privileges(current: &OsStr) -> Vec<CompletionCandidate> {
         .filter(|n| n.starts_with(last) && !done.split(',').any(|d| d == n))
         .map(|n| CompletionCandidate::new(format!("{done}{n}")))
         .collect()
+}
+
+/// The privileges of the catalogue.
+pub fn catalogue(current: &OsStr) -> Vec<CompletionCandidate> {
+    let names = from_store(|_, store| {
+        let catalogue = store.catalogue().ok()?;
+        Some(catalogue.into_iter().map(|p| p.name).collect())
+    });
+    candidates(current, names.unwrap_or_default())
 }
 
 /// bash's registration: clap_complete's, except that the words bash split

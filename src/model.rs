@@ -126,3 +126,11 @@ pub struct Found {
     pub token: Token,
     pub account: Option<Account>,
 }
+
+/// A privilege of the catalogue (README, "Privileges").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CataloguedPrivilege {
+    pub name: String,
+    pub description: Option<String>,
+    pub created_at: i64,
+}

@@ -10,9 +10,11 @@ use clap_complete::ArgValueCompleter;
 use crate::complete;
 
 mod account;
+mod privilege;
 mod token;
 
 pub use account::*;
+pub use privilege::*;
 pub use token::*;
 
 #[derive(Debug, Parser)]
@@ -134,10 +136,18 @@ pub enum Command {
     /// Manage the accounts tokens authenticate as, and their privileges
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Keep a catalogue of the privileges accounts and tokens may hold
+    ///
+    /// Optional: while it is empty, any well-formed privilege is accepted.
+    /// Once it holds privileges, an --acl outside it (other than `all`) is
+    /// refused (exit 2, with the close ones as a hint) and serve answers
+    /// 400 to an ?acl= outside it.
+    #[command(subcommand)]
+    Privilege(PrivilegeCommand),
     /// Show the change log, oldest first
     ///
     /// Every change: create, edit, rotate, disable, enable, revoke and the
-    /// account-* actions, with the time, the OS user who made it (and
+    /// account-* and privilege-* actions, with the time, the OS user who made it (and
     /// SUDO_USER), the account, the token name and id, and what changed.
     /// Never a secret or a hash.
     ///
@@ -158,8 +168,9 @@ pub enum Command {
     /// unknown, wrong, revoked, disabled, expired, from outside its
     /// allow-list, of a suspended account or of another account than the
     /// one named; 403 when it lacks a privilege; 503 when argon2 work is
-    /// saturated; 400 for an acl that is not a privilege, any other query
-    /// key, a fragment in the target, or HTTP/1.1 without one Host header.
+    /// saturated; 400 for an acl that is not a privilege or is outside the
+    /// catalogue of privileges (once it holds any), any other query key, a
+    /// fragment in the target, or HTTP/1.1 without one Host header.
     /// GET /healthz and GET /metrics (Prometheus text).
     ///
     /// Every request reads the token's current state, so a revocation acts
@@ -217,8 +228,9 @@ pub enum DbCommand {
     /// FILE must be a tokenctl store written by `db backup` (or any healthy
     /// tokenctl store of this version or older); another file, a damaged
     /// one or one of a newer tokenctl is refused (exit 1) and nothing is
-    /// changed. Every account, token and audit event is replaced by the
-    /// backup's: tokens created since it stop working, and tokens revoked
+    /// changed. Every account, token, audit event and the catalogue of
+    /// privileges are replaced by the backup's (a store of an older version
+    /// is brought up to date first): tokens created since it stop working, and tokens revoked
     /// since it work again; the audit trail is the backup's too, so the
     /// restore itself is reported on stderr. The copy is written into the
     /// store under its write lock, in one transaction (on PostgreSQL too:
@@ -234,8 +246,8 @@ pub enum DbCommand {
     /// Copy the whole store into a new one, SQLite or PostgreSQL, in either direction
     ///
     /// Every account (deleted ones too), token (ids, secret hashes,
-    /// rotation grace, Last Used, disabled and revoked ones) and audit
-    /// event (in order) is copied, so existing tokens keep working on the
+    /// rotation grace, Last Used, disabled and revoked ones), audit event
+    /// (in order) and privilege of the catalogue is copied, so existing tokens keep working on the
     /// target without reissue. TARGET is a SQLite path or a postgres://
     /// URL, as for --db, and must be empty: a SQLite path that does not
     /// exist yet (created 0600, only if still absent when the copy is
@@ -249,7 +261,7 @@ pub enum DbCommand {
     /// Run the store's integrity checks and tokenctl's schema checks; exit 1 if unhealthy
     ///
     /// The checks: SQLite's integrity_check (on SQLite), the schema
-    /// version, every token belonging to an account, every secret an
+    /// version (an older one is healthy: the next change migrates it), every token belonging to an account, every secret an
     /// argon2id hash within verification's bounds (256 MiB, 10 passes, 4
     /// lanes), every privilege list valid, every token id 10 base62
     /// characters. On PostgreSQL it also warns (without failing) about

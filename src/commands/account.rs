@@ -4,6 +4,7 @@
 use anyhow::Result;
 
 use super::Context;
+use super::privilege::check_given;
 use crate::cli::{AccountAddArgs, AccountArgs, AccountCommand, AccountEditArgs};
 use crate::error::Error;
 use crate::model::Account;
@@ -40,7 +41,7 @@ fn add(ctx: &Context, args: AccountAddArgs) -> Result<()> {
         true => Some(ctx.user()?).filter(|u| *u != args.name),
         false => None,
     };
-    let (account, bootstrapped) = store.write(|tx| {
+    let (account, bootstrapped, new_privileges) = store.write(|tx| {
         let bootstrapped = match &bootstrap_user {
             Some(user) => ctx.bootstrap_if_fresh(tx, user)?,
             None => false,
@@ -52,15 +53,19 @@ fn add(ctx: &Context, args: AccountAddArgs) -> Result<()> {
                     .into(),
             );
         }
+        let new_privileges = check_given(tx, &[], &acls)?;
         let account = tx.insert_account(&args.name, &acls, ctx.now)?;
         tx.mark_bootstrapped(ctx.now)?;
         let mut event = ctx.account_event("account-add", &account);
         event.detail = Some(format!("acls={}", acls.join(",")));
         tx.record_event(&event)?;
-        Ok((account, bootstrapped))
+        Ok((account, bootstrapped, new_privileges))
     })?;
     if let Some(user) = bootstrap_user.filter(|_| bootstrapped) {
         ctx.note_bootstrap(&user);
+    }
+    if let Some(note) = new_privileges {
+        ctx.msg.note(&note);
     }
     let detail = [format!("acls {}", account.acls.join(","))];
     let view = AccountChangeView::new("added", &account, 0, Some(&detail));
@@ -120,9 +125,10 @@ fn edit(ctx: &Context, args: AccountEditArgs) -> Result<()> {
     }
 
     let mut store = ctx.open_to_change()?;
-    let (account, tokens, changes) = store.write(|tx| {
+    let (account, tokens, changes, new_privileges) = store.write(|tx| {
         let mut account = find(tx, &args.name)?;
         let mut changes = Vec::new();
+        let mut new_privileges = None;
         if let Some(name) = args.new_name.as_ref().filter(|n| **n != account.name) {
             if tx.find_account(name)?.is_some() {
                 return Err(Error::conflict(format!("an account named '{name}' exists"))
@@ -134,6 +140,7 @@ fn edit(ctx: &Context, args: AccountEditArgs) -> Result<()> {
         }
         if let Some(acl_edit) = &acl_edit {
             let acls = acl_edit.apply(&account.acls)?;
+            new_privileges = check_given(tx, &[&account.acls], &acls)?;
             if acls != account.acls {
                 changes.push(format!(
                     "acls {} -> {}",
@@ -149,8 +156,16 @@ fn edit(ctx: &Context, args: AccountEditArgs) -> Result<()> {
             event.detail = Some(changes.join("; "));
             tx.record_event(&event)?;
         }
-        Ok((account.clone(), tx.live_token_count(account.id)?, changes))
+        Ok((
+            account.clone(),
+            tx.live_token_count(account.id)?,
+            changes,
+            new_privileges,
+        ))
     })?;
+    if let Some(note) = new_privileges {
+        ctx.msg.note(&note);
+    }
     let changed = (!changes.is_empty()).then_some(changes.as_slice());
     let view = AccountChangeView::new("edited", &account, tokens, changed);
     Ok(output::show(ctx.style, ctx.msg, &view)?)

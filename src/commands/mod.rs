@@ -7,6 +7,7 @@ pub mod audit;
 pub mod completions;
 pub mod db;
 pub mod os_user;
+pub mod privilege;
 pub mod serve;
 pub mod token;
 
@@ -41,6 +42,7 @@ pub fn run(cli: Cli, msg: Messages) -> Result<()> {
     match command {
         Command::Token(cmd) => token::run(&context()?, cmd),
         Command::Account(cmd) => account::run(&context()?, cmd),
+        Command::Privilege(cmd) => privilege::run(&context()?, cmd),
         Command::Audit(args) => audit::run(&context()?, args),
         Command::Db(cmd) => db::run(&context()?, cmd),
         Command::Serve(args) => serve::run(&context()?, args),

@@ -10,6 +10,7 @@ mod db_views;
 mod fit;
 mod list;
 mod pager;
+mod privilege_views;
 mod table;
 mod views;
 
@@ -25,6 +26,7 @@ use crate::ui::Messages;
 pub use changes::{AccountChangeView, ChangedView, DeletedView, EditedView, issued_summary};
 pub use db_views::{BackupView, CheckReport, CheckView, CopiedView, RestoredView};
 pub use list::show_tokens;
+pub use privilege_views::{PrivilegeList, PrivilegeRemovedView};
 pub use table::Columns;
 pub use views::{
     AccountList, AccountView, EventList, IssuedView, RejectedView, RevokedView, TokenList,

@@ -37,7 +37,7 @@ use tower::ServiceExt;
 use crate::error::Error;
 use crate::output;
 use crate::store::{Location, Pool};
-use crate::values::Privileges;
+use crate::values::{self, Privileges};
 use crate::verify::{Reason, Verdict};
 use answer::Answer;
 use connections::Connections;
@@ -264,19 +264,13 @@ async fn verify(
 
     let answer = match wanted_privileges(uri.query()) {
         None => Answer::BadRequest,
-        Some(wanted) => {
-            match credentials::parse(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes())) {
-                Err(credentials::Problem::Missing) => Answer::Missing,
-                Err(credentials::Problem::Malformed) => Answer::Verdict(Verdict::Refused {
-                    reason: Reason::Malformed,
-                    id: None,
-                }),
-                Ok(creds) => match app.verifier.check(&creds, &wanted, ip, now).await {
-                    Ok(verdict) => Answer::Verdict(verdict),
-                    Err(Unavailable(why)) => Answer::Unavailable(why),
-                },
-            }
-        }
+        // A privilege outside the catalogue is the proxy's typo: 400,
+        // before any token is looked at.
+        Some(wanted) => match outside_catalogue(&app, &wanted).await {
+            Err(_) => Answer::Unavailable("store"),
+            Ok(true) => Answer::BadRequest,
+            Ok(false) => check(&app, &headers, &wanted, ip, now).await,
+        },
     };
     let label = answer.label();
     app.verifier.metrics.count(label);
@@ -298,6 +292,42 @@ async fn verify(
             .record(&t.id, now, ip.map(|ip| ip.to_string()));
     }
     answer.into_response()
+}
+
+/// Whether `wanted` asks for a privilege outside the catalogue, read
+/// afresh for each request that asks for one (nothing stale: a
+/// privilege added is accepted by the next request); `all` always
+/// passes, and every privilege does while the catalogue is empty.
+async fn outside_catalogue(app: &App, wanted: &Privileges) -> anyhow::Result<bool> {
+    if wanted.iter().all(|p| p == values::ALL) {
+        return Ok(false);
+    }
+    let known = app.verifier.store.catalogue().await?;
+    Ok(!known.is_empty()
+        && wanted
+            .iter()
+            .any(|p| p != values::ALL && !known.iter().any(|k| k == p)))
+}
+
+/// The verdict on the request's credentials for `wanted`.
+async fn check(
+    app: &App,
+    headers: &HeaderMap,
+    wanted: &Privileges,
+    ip: Option<std::net::IpAddr>,
+    now: i64,
+) -> Answer {
+    match credentials::parse(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes())) {
+        Err(credentials::Problem::Missing) => Answer::Missing,
+        Err(credentials::Problem::Malformed) => Answer::Verdict(Verdict::Refused {
+            reason: Reason::Malformed,
+            id: None,
+        }),
+        Ok(creds) => match app.verifier.check(&creds, wanted, ip, now).await {
+            Ok(verdict) => Answer::Verdict(verdict),
+            Err(Unavailable(why)) => Answer::Unavailable(why),
+        },
+    }
 }
 
 /// The client's address: the peer, or what a trusted proxy forwarded.

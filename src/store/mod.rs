@@ -31,7 +31,7 @@ pub use transfer::{Counts, Snapshot};
 use std::path::Path;
 use std::time::Duration;
 
-use crate::model::{Account, Event, Found, Token};
+use crate::model::{Account, CataloguedPrivilege, Event, Found, Token};
 use postgres::PgStore;
 use sqlite::SqliteStore;
 
@@ -51,9 +51,21 @@ enum Backend {
 }
 
 impl Store {
-    /// Opens an existing store without ever creating one. `Ok(None)` when
+    /// Opens an existing store to change it, without ever creating one,
+    /// and brings its schema up to date (a store of an older version is
+    /// migrated at its first change, never by a read). `Ok(None)` when
     /// there is no store at `location` yet.
     pub fn open_existing(location: &Location) -> anyhow::Result<Option<Store>> {
+        Ok(match location {
+            Location::Sqlite(path) => SqliteStore::open_to_change(path)?.map(Store::sqlite),
+            Location::Postgres(target) => PgStore::open_to_change(target)?.map(Store::postgres),
+        })
+    }
+
+    /// Opens an existing store at whatever schema version it has, for
+    /// changes that an older schema holds too (Last Used): a store is not
+    /// migrated by a verification. `Ok(None)` when there is no store yet.
+    pub fn open_as_is(location: &Location) -> anyhow::Result<Option<Store>> {
         Ok(match location {
             Location::Sqlite(path) => SqliteStore::open_existing(path)?.map(Store::sqlite),
             Location::Postgres(target) => PgStore::open_existing(target)?.map(Store::postgres),
@@ -164,7 +176,10 @@ impl Store {
                 let location = s.location().to_string();
                 backup
                     .snapshot()
-                    .and_then(|rows| s.replace_with(&rows))
+                    .and_then(|rows| {
+                        s.up_to_date()?;
+                        s.replace_with(&rows)
+                    })
                     .map_err(|e| {
                         // The location is named once; a store error's
                         // hint (what to fix on the server) is kept.
@@ -261,6 +276,12 @@ impl Queries for Store {
     }
     fn privileges_in_use(&self) -> Result<Vec<String>> {
         self.queries().privileges_in_use()
+    }
+    fn catalogue(&self) -> Result<Vec<CataloguedPrivilege>> {
+        self.queries().catalogue()
+    }
+    fn privilege_holders(&self, privilege: &str) -> anyhow::Result<Vec<String>> {
+        self.queries().privilege_holders(privilege)
     }
     fn is_bootstrapped(&self) -> Result<bool> {
         self.queries().is_bootstrapped()

@@ -2,7 +2,7 @@
 //! store implements these two traits, and nothing outside `store` sees how.
 
 use super::Result;
-use crate::model::{Account, Event, Found, Token};
+use crate::model::{Account, CataloguedPrivilege, Event, Found, Token};
 use crate::values::Privileges;
 
 /// Which tokens `list` shows and `revoke-all` takes; every filter given
@@ -113,6 +113,31 @@ pub trait Queries {
     /// Every privilege some live account or live token holds, sorted.
     fn privileges_in_use(&self) -> Result<Vec<String>>;
 
+    /// The catalogue of privileges, sorted by name; empty on a store
+    /// older than the catalogue (which a read never migrates).
+    fn catalogue(&self) -> Result<Vec<CataloguedPrivilege>>;
+
+    /// The live accounts and tokens that hold `privilege` itself (not
+    /// through `all`): `account NAME` and `token ACCOUNT/NAME`, sorted.
+    fn privilege_holders(&self, privilege: &str) -> anyhow::Result<Vec<String>> {
+        let mut holders: Vec<String> = self
+            .list_accounts()?
+            .into_iter()
+            .filter(|(a, _)| a.acls.iter().any(|p| p == privilege))
+            .map(|(a, _)| format!("account {}", a.name))
+            .collect();
+        let mut tokens = Vec::new();
+        self.each_token(&TokenQuery::default(), &mut |t| {
+            if t.acls.iter().any(|p| p == privilege) {
+                tokens.push(format!("token {}/{}", t.account, t.name));
+            }
+            Ok(())
+        })?;
+        tokens.sort();
+        holders.extend(tokens);
+        Ok(holders)
+    }
+
     /// Whether the store has ever had an account. Bootstrap happens once
     /// per store, so this is a flag rather than a count of accounts.
     fn is_bootstrapped(&self) -> Result<bool>;
@@ -152,6 +177,13 @@ pub trait Changes: Queries {
 
     /// Records that the store has had its first account.
     fn mark_bootstrapped(&self, now: i64) -> Result<()>;
+
+    /// Adds a privilege to the catalogue, or replaces the description of
+    /// the one of that name.
+    fn put_privilege(&self, privilege: &CataloguedPrivilege) -> Result<()>;
+
+    /// Takes a privilege out of the catalogue.
+    fn delete_privilege(&self, name: &str) -> Result<()>;
 
     /// Appends to the audit trail, in the transaction of the change.
     fn record_event(&self, event: &Event) -> Result<()>;

@@ -47,6 +47,16 @@ impl Pool {
         }
     }
 
+    /// The names in the catalogue of privileges, read on each call (a
+    /// change is seen by the next request, as a revocation is); empty
+    /// while the catalogue is, or the store predates it.
+    pub async fn catalogue(&self) -> anyhow::Result<Vec<String>> {
+        match self {
+            Pool::Sqlite(pool) => pool.catalogue().await,
+            Pool::Postgres(pool) => pool.catalogue().await,
+        }
+    }
+
     /// Writes Last Used for each use, in one transaction.
     pub async fn record_uses(&self, uses: Vec<Use>) -> anyhow::Result<()> {
         match self {

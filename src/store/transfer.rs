@@ -3,7 +3,7 @@
 //! in one snapshot and written in one transaction.
 
 use crate::error::Error as UserError;
-use crate::model::{Account, Event, Token};
+use crate::model::{Account, CataloguedPrivilege, Event, Token};
 
 /// Everything a store holds: accounts (deleted ones too), tokens (revoked
 /// ones too, with their hashes, grace and Last Used), the audit trail in
@@ -12,6 +12,8 @@ pub struct Snapshot {
     pub accounts: Vec<AccountRecord>,
     pub tokens: Vec<Token>,
     pub events: Vec<EventRecord>,
+    /// The catalogue of privileges (none from a store of version 1).
+    pub privileges: Vec<CataloguedPrivilege>,
     /// `meta`'s `bootstrapped` value (the time, as stored), if any.
     pub bootstrapped: Option<String>,
     /// What the source counted in the same snapshot.
@@ -36,6 +38,7 @@ pub struct Counts {
     pub accounts: i64,
     pub tokens: i64,
     pub events: i64,
+    pub privileges: i64,
 }
 
 impl Snapshot {
@@ -45,6 +48,7 @@ impl Snapshot {
             accounts: self.accounts.len() as i64,
             tokens: self.tokens.len() as i64,
             events: self.events.len() as i64,
+            privileges: self.privileges.len() as i64,
         }
     }
 
@@ -56,15 +60,17 @@ impl Snapshot {
         for (side, counts) in [("source", self.counted), ("target", target)] {
             if counts != read {
                 return Err(UserError::runtime(format!(
-                    "the copy is incomplete: the {side} holds {} accounts, {} tokens and {} \
-                     events, but {} accounts, {} tokens and {} events were read; nothing was \
-                     written",
+                    "the copy is incomplete: the {side} holds {} accounts, {} tokens, {} \
+                     events and {} privileges, but {} accounts, {} tokens, {} events and {} \
+                     privileges were read; nothing was written",
                     counts.accounts,
                     counts.tokens,
                     counts.events,
+                    counts.privileges,
                     read.accounts,
                     read.tokens,
-                    read.events
+                    read.events,
+                    read.privileges
                 ))
                 .into());
             }
@@ -89,6 +95,7 @@ mod tests {
             accounts,
             tokens,
             events,
+            privileges: 0,
         }
     }
 
@@ -97,6 +104,7 @@ mod tests {
             accounts: vec![],
             tokens: vec![],
             events: vec![],
+            privileges: vec![],
             bootstrapped: None,
             counted,
         }
@@ -111,7 +119,7 @@ mod tests {
         let target_more = empty(Counts::default()).expect(counts(0, 0, 3));
         let err = target_more.unwrap_err().to_string();
         assert!(
-            err.contains("the target holds 0 accounts, 0 tokens and 3 events"),
+            err.contains("the target holds 0 accounts, 0 tokens, 3 events and 0 privileges"),
             "{err}"
         );
     }

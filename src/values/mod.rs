@@ -12,8 +12,10 @@ use crate::error::{Error, Result};
 
 pub use names::{account_name, token_name};
 pub use networks::{AllowList, MAX_ALLOW_IPS, address, ip_net, network};
-pub use privileges::{ALL, AclEdit, MAX_PRIVILEGES, Privileges, privileges};
-pub use text::{glob, note, search};
+pub use privileges::{
+    ALL, AclEdit, MAX_PRIVILEGES, Privileges, close_matches, privilege, privileges,
+};
+pub use text::{description, glob, note, search};
 pub use time::{duration, expiry, grace, since};
 
 /// Refuses a value holding a token's shape: a pasted plaintext must never

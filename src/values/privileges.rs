@@ -9,7 +9,8 @@ pub const ALL: &str = "all";
 /// Privileges of one token or account, like the allow-list's cap.
 pub const MAX_PRIVILEGES: usize = 100;
 
-fn privilege(acl: &str) -> Result<()> {
+/// One privilege: its characters and length.
+pub fn privilege(acl: &str) -> Result<()> {
     let ok_char = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._:-".contains(c);
     let ok_first = acl
         .chars()
@@ -21,6 +22,40 @@ fn privilege(acl: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// The names of `known` close to `name` (a typo, a missing prefix or
+/// suffix), closest first, at most three.
+pub fn close_matches<'k>(name: &str, known: &'k [String]) -> Vec<&'k str> {
+    let mut close: Vec<(usize, &str)> = known
+        .iter()
+        .filter_map(|k| {
+            let distance = edit_distance(name, k);
+            let near = distance <= 2.max(name.len() / 4)
+                || (name.len() >= 3 && (k.contains(name) || name.contains(k.as_str())));
+            near.then_some((distance, k.as_str()))
+        })
+        .collect();
+    close.sort();
+    close.into_iter().take(3).map(|(_, k)| k).collect()
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
 }
 
 /// Splits the values of repeated `--acl`-style flags (each may be a comma
@@ -242,6 +277,15 @@ mod tests {
         let json = serde_json::to_string(&set(&["write", "read"])).unwrap();
         assert_eq!(json, r#"["read","write"]"#);
         assert_eq!(set(&["read", "write"]).join(", "), "read, write");
+    }
+
+    #[test]
+    fn close_matches_are_typos_and_parts() {
+        let known = strings(&["deploy", "dns:edit", "read", "write"]);
+        assert_eq!(close_matches("delpoy", &known), ["deploy"]);
+        assert_eq!(close_matches("edit", &known), ["dns:edit"]);
+        assert_eq!(close_matches("raed", &known), ["read"]);
+        assert!(close_matches("frobnicate", &known).is_empty());
     }
 
     #[test]

@@ -14,13 +14,24 @@ fn forbidden_in_note(c: char) -> bool {
 /// A note: free text on one line, without the characters of
 /// `forbidden_in_note` or a token. Empty means none.
 pub fn note(text: &str) -> Result<Option<String>> {
-    no_token("a note", text)?;
+    one_line("note", text)
+}
+
+/// A privilege's description in the catalogue: the rules of a note.
+pub fn description(text: &str) -> Result<Option<String>> {
+    one_line("description", text)
+}
+
+/// Free text of the kind `what` (a note, a description): one line,
+/// without the characters of `forbidden_in_note` or a token.
+fn one_line(what: &str, text: &str) -> Result<Option<String>> {
+    no_token(&format!("a {what}"), text)?;
     if let Some(c) = text.chars().find(|&c| forbidden_in_note(c)) {
         return Err(Error::usage(format!(
-            "a note cannot contain control characters, line breaks, bidi overrides or non-characters (found U+{:04X})",
+            "a {what} cannot contain control characters, line breaks, bidi overrides or non-characters (found U+{:04X})",
             u32::from(c)
         ))
-        .with_hint("write the note on one line of plain text"));
+        .with_hint(format!("write the {what} on one line of plain text")));
     }
     Ok(Some(text.to_string()).filter(|n| !n.is_empty()))
 }

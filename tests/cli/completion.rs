@@ -276,3 +276,34 @@ fn bash_completes_values_with_colons_and_after_equals() {
         );
     }
 }
+
+#[test]
+fn acl_completion_offers_the_catalogue_once_it_holds_privileges() {
+    let env = seeded();
+    let db = path_str(&env.db);
+    let acl = |prefix: &str| {
+        bash_complete(
+            &env,
+            &[
+                "tokenctl", "--db", db, "token", "create", "x", "--acl", prefix,
+            ],
+        )
+    };
+    // Empty: the privileges in use, and `all`.
+    assert_eq!(acl(""), ["all", "deploy", "dns:edit"]);
+    env.ok(&["privilege", "add", "--from-use"]);
+    env.ok(&[
+        "privilege",
+        "add",
+        "dns:read",
+        "--description",
+        "Read zones",
+    ]);
+    assert_eq!(acl("dns:"), ["dns:edit", "dns:read"]);
+    assert_eq!(acl(""), ["all", "deploy", "dns:edit", "dns:read"]);
+    let got = bash_complete(
+        &env,
+        &["tokenctl", "--db", db, "privilege", "remove", "dns:r"],
+    );
+    assert_eq!(got, ["dns:read"]);
+}

@@ -29,6 +29,7 @@ mod pg_faults;
 mod pg_harness;
 mod pg_serve;
 mod pg_store;
+mod privileges;
 mod restore;
 mod review_regressions;
 mod revoke;

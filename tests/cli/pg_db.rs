@@ -24,6 +24,7 @@ fn populate(env: &TestEnv) -> [String; 3] {
     env.ok(&["account", "add", "bob", "--acl", "read,write"]);
     env.ok(&["-u", "bob", "token", "create", "bobs"]);
     env.ok(&["account", "delete", "bob", "--yes"]);
+    env.ok(&["privilege", "add", "deploy", "--description", "Deploy"]);
     [used, old, new]
 }
 
@@ -33,6 +34,7 @@ fn shown(env: &TestEnv) -> Vec<Value> {
         env.json(&["token", "list", "--all"]),
         env.json(&["account", "list"]),
         env.json(&["audit", "--all-accounts"]),
+        env.json(&["privilege", "list"]),
     ]
 }
 
@@ -41,6 +43,7 @@ fn shown(env: &TestEnv) -> Vec<Value> {
 fn shown_in_full(env: &TestEnv) -> Vec<Value> {
     let mut all = shown(env);
     all.push(env.json(&["token", "show", "deploy"]));
+    assert_eq!(all[3].as_array().map(Vec::len), Some(1), "a catalogue");
     all.push(env.json(&["token", "show", "rotated"]));
     all
 }
@@ -55,7 +58,7 @@ fn on(db: PathBuf) -> TestEnv {
 fn copy_keeps_everything(from: &TestEnv, to: TestEnv) {
     let [used, old, new] = populate(from);
     let before = shown_in_full(from);
-    assert!(!before[3]["last_used"].is_null(), "{}", before[3]);
+    assert!(!before[4]["last_used"].is_null(), "{}", before[4]);
     let out = from.ok(&["db", "copy", "--to", to.db.to_str().unwrap()]);
     assert!(out.starts_with("copied 2 accounts, 4 tokens, "), "{out}");
     assert_eq!(shown_in_full(&to), before);
@@ -67,12 +70,13 @@ fn copy_keeps_everything(from: &TestEnv, to: TestEnv) {
         );
     }
     // New rows follow the copied ones on the target.
-    to.ok(&["account", "add", "carol", "--acl", "read"]);
+    to.ok(&["account", "add", "carol", "--acl", "deploy"]);
     to.create("after", &[]);
     let audit = to.json(&["audit", "--all-accounts"]);
     let events = audit.as_array().unwrap();
     assert_eq!(events.last().unwrap()["token"], "after", "{audit}");
-    assert_eq!(events.len(), 12, "{audit}");
+    assert_eq!(events.len(), 13, "{audit}");
+    assert_eq!(to.json(&["privilege", "list"])[0]["name"], "deploy");
 }
 
 #[test]

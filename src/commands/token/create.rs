@@ -5,6 +5,7 @@ use anyhow::Result;
 use super::{check_not_an_id, check_within_account, name_taken, show_issued, suspended};
 use crate::cli::CreateArgs;
 use crate::commands::Context;
+use crate::commands::privilege::check_given;
 use crate::model::Token;
 use crate::output;
 
@@ -45,6 +46,7 @@ pub(super) fn create(ctx: &Context, args: CreateArgs) -> Result<()> {
             return Err(suspended(account).into());
         }
         let acls = requested_acls.unwrap_or_else(|| account.acls.clone());
+        let new_privileges = check_given(tx, &[&account.acls], &acls)?;
         check_within_account(account, &acls)?;
         if tx.live_name_taken(account.id, &args.name, None)? {
             return Err(name_taken(&args.name, &account.name).into());
@@ -88,8 +90,12 @@ pub(super) fn create(ctx: &Context, args: CreateArgs) -> Result<()> {
             t.expires_at.map_or("never".into(), output::utc)
         ));
         tx.record_event(&event)?;
-        Ok(t)
+        Ok((t, new_privileges))
     })?;
+    let (created, new_privileges) = created;
+    if let Some(note) = new_privileges {
+        ctx.msg.note(&note);
+    }
     let plaintext = token::assemble(&created.id, &new.secret);
     show_issued(ctx, &created, &plaintext, false)
 }

@@ -5,6 +5,7 @@ use anyhow::Result;
 use super::{check_not_an_id, check_within_account, name_taken, resolve_live};
 use crate::cli::EditArgs;
 use crate::commands::Context;
+use crate::commands::privilege::check_given;
 use crate::error::Error;
 use crate::output::{self, EditedView};
 
@@ -37,10 +38,11 @@ pub(super) fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
     };
 
     let mut store = ctx.open_to_change()?;
-    let (updated, changes) = ctx.write_as_account(&mut store, |tx, account| {
+    let (updated, changes, new_privileges) = ctx.write_as_account(&mut store, |tx, account| {
         let old = resolve_live(ctx, tx, account, &args.token, "edited")?;
         let mut t = old.clone();
         let mut changes = Vec::new();
+        let mut new_privileges = None;
 
         if let Some(name) = &args.new_name
             && *name != t.name
@@ -54,6 +56,7 @@ pub(super) fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
         }
         if let Some(acl_edit) = &acl_edit {
             let acls = acl_edit.apply(&t.acls)?;
+            new_privileges = check_given(tx, &[&t.acls, &account.acls], &acls)?;
             check_within_account(account, &acls)?;
             if acls != t.acls {
                 changes.push(format!("acls {} -> {}", t.acls.join(","), acls.join(",")));
@@ -93,8 +96,11 @@ pub(super) fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
             event.detail = Some(changes.join("; "));
             tx.record_event(&event)?;
         }
-        Ok((t, changes))
+        Ok((t, changes, new_privileges))
     })?;
+    if let Some(note) = new_privileges {
+        ctx.msg.note(&note);
+    }
     let view = EditedView::new(&updated, &changes, ctx.now);
     Ok(output::show(ctx.style, ctx.msg, &view)?)
 }

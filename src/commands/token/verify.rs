@@ -46,7 +46,10 @@ pub(super) fn verify(ctx: &Context, args: VerifyArgs) -> Result<()> {
                 // The answer does not depend on recording Last Used, which
                 // a store we can only read does not allow.
                 let recorded = store
-                    .to_change(|| ctx.open_to_change())
+                    .to_change(|| {
+                        Store::open_as_is(&ctx.db)?
+                            .ok_or_else(|| Error::runtime(ctx.no_store()).into())
+                    })
                     .and_then(|mut store| {
                         store.write(|tx| Ok(tx.record_use(&t.id, ctx.now, ip.as_deref())?))
                     });

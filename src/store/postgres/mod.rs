@@ -11,6 +11,7 @@
 mod check;
 mod params;
 mod pool;
+mod privileges;
 mod queries;
 mod schema;
 pub mod tls;
@@ -63,6 +64,43 @@ impl PgStore {
         if matches!(found, Found::Store(v) if v == latest()) {
             return Ok(store);
         }
+        store.bring_up_to_date(target)?;
+        Ok(store)
+    }
+
+    /// Opens an existing store to change it, bringing its schema up to
+    /// date first; `Ok(None)` when the schema holds no store yet.
+    pub fn open_to_change(target: &PgTarget) -> anyhow::Result<Option<PgStore>> {
+        let (store, found) = PgStore::connect(target)?;
+        match found {
+            Found::Nothing => return Ok(None),
+            Found::Store(v) if v < latest() => store.bring_up_to_date(target)?,
+            Found::Store(_) => {}
+        }
+        Ok(Some(store))
+    }
+
+    /// Applies the migrations a store of an older version lacks (`db
+    /// restore` writes every table of this version).
+    pub fn up_to_date(&self) -> anyhow::Result<()> {
+        let Location::Postgres(target) = &self.location else {
+            unreachable!("a PostgreSQL store has a PostgreSQL location")
+        };
+        let found = inspect(
+            &mut *self.client.borrow_mut(),
+            &self.location,
+            target.schema(),
+        )?;
+        match found {
+            Found::Store(v) if v < latest() => self.bring_up_to_date(target),
+            _ => Ok(()),
+        }
+    }
+
+    /// Creates the schema and tables, or applies the migrations the store
+    /// lacks, in one transaction that concurrent first uses take turns at.
+    fn bring_up_to_date(&self, target: &PgTarget) -> anyhow::Result<()> {
+        let store = self;
         {
             let mut client = store.client.borrow_mut();
             let mut tx = client
@@ -79,7 +117,7 @@ impl PgStore {
             }
             tx.commit().map_err(|e| sql_error(&store.location, e))?;
         }
-        Ok(store)
+        Ok(())
     }
 
     /// A connection to the store and what its schema holds. A store in

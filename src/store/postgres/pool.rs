@@ -66,6 +66,8 @@ const RECORD_USES: &str = "UPDATE tokens t SET last_used_at = u.at, last_used_ip
 
 const PING: &str = "SELECT count(*) FROM accounts";
 
+const CATALOGUE: &str = "SELECT name FROM privileges";
+
 pub struct PgPool {
     target: PgTarget,
     location: Location,
@@ -168,6 +170,31 @@ impl PgPool {
             // A lookup given up (timed out) no longer listens.
             let _ = tx.send(answer);
         }
+    }
+
+    /// The names in the catalogue of privileges, read afresh (README,
+    /// "serve": nothing stale); none on a store older than the catalogue.
+    /// A simple query: one round trip, and no statement prepared on a
+    /// table such a store lacks.
+    pub async fn catalogue(&self) -> anyhow::Result<Vec<String>> {
+        use tokio_postgres::SimpleQueryMessage;
+        use tokio_postgres::error::SqlState;
+        let names = self
+            .on_reader(|c| async move {
+                match c.client.simple_query(CATALOGUE).await {
+                    Ok(messages) => Ok(messages
+                        .iter()
+                        .filter_map(|m| match m {
+                            SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+                            _ => None,
+                        })
+                        .collect()),
+                    Err(e) if e.code() == Some(&SqlState::UNDEFINED_TABLE) => Ok(Vec::new()),
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+        Ok(names)
     }
 
     /// Whether the store answers a read.

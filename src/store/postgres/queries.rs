@@ -6,7 +6,7 @@ use postgres::{GenericClient, Row, Transaction};
 
 use super::params::{Param, typed};
 use super::{Pg, sql_error};
-use crate::model::{Account, Event, Token};
+use crate::model::{Account, CataloguedPrivilege, Event, Token};
 use crate::store::Location;
 use crate::store::{Changes, Error, EventQuery, Queries, Result, TokenQuery};
 use crate::values::{AllowList, Privileges};
@@ -205,6 +205,10 @@ impl<C: GenericClient> Queries for Pg<C> {
         self.strings(sql, &[])
     }
 
+    fn catalogue(&self) -> Result<Vec<CataloguedPrivilege>> {
+        self.read_catalogue()
+    }
+
     fn is_bootstrapped(&self) -> Result<bool> {
         let sql = "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'bootstrapped')";
         Ok(self.one(sql, &[])?.get(0))
@@ -345,6 +349,14 @@ impl Changes for Pg<Transaction<'_>> {
         let sql = "INSERT INTO meta (key, value) VALUES ('bootstrapped', $1)
                    ON CONFLICT (key) DO NOTHING";
         self.run(sql, &[&now.to_string()]).map(drop)
+    }
+
+    fn put_privilege(&self, privilege: &CataloguedPrivilege) -> Result<()> {
+        self.write_privilege(privilege)
+    }
+
+    fn delete_privilege(&self, name: &str) -> Result<()> {
+        self.remove_privilege(name)
     }
 
     fn record_event(&self, event: &Event) -> Result<()> {

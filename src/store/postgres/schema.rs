@@ -57,4 +57,12 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX events_by_account ON events(account_id);
     "#,
+    // 2: the catalogue of privileges.
+    r#"
+    CREATE TABLE privileges (
+        name        text COLLATE "C" PRIMARY KEY,
+        description text,
+        created_at  bigint NOT NULL
+    );
+    "#,
 ];

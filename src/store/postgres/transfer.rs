@@ -59,6 +59,7 @@ impl<C: GenericClient> Pg<C> {
             accounts,
             tokens,
             events,
+            privileges: self.read_catalogue()?,
             bootstrapped,
             counted: self.counts()?,
         })
@@ -74,6 +75,7 @@ impl<C: GenericClient> Pg<C> {
             accounts: row.get(0),
             tokens: row.get(1),
             events: row.get(2),
+            privileges: self.privilege_count()?,
         })
     }
 }
@@ -167,6 +169,16 @@ impl Pg<Transaction<'_>> {
             ],
         )?;
 
+        let p = &s.privileges;
+        let name: Vec<&str> = p.iter().map(|p| p.name.as_str()).collect();
+        let description: Vec<Option<&str>> = p.iter().map(|p| p.description.as_deref()).collect();
+        let created: Vec<i64> = p.iter().map(|p| p.created_at).collect();
+        self.run(
+            "INSERT INTO privileges (name, description, created_at)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])",
+            &[&name, &description, &created],
+        )?;
+
         if let Some(value) = &s.bootstrapped {
             self.run(
                 "INSERT INTO meta (key, value) VALUES ('bootstrapped', $1)",
@@ -186,6 +198,7 @@ impl Pg<Transaction<'_>> {
     /// Every row of the store, gone (`db restore` writes the backup's next).
     fn clear(&self) -> Result<()> {
         for sql in [
+            "DELETE FROM privileges",
             "DELETE FROM events",
             "DELETE FROM tokens",
             "DELETE FROM accounts",

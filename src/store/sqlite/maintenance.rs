@@ -77,12 +77,18 @@ impl SqliteStore {
         let latest = schema::MIGRATIONS.len() as i64;
         add(
             "schema",
-            if version == latest {
+            if (1..=latest).contains(&version) {
                 vec![]
             } else {
                 vec![format!("schema version {version}, expected {latest}")]
             },
-            format!("schema version {version}"),
+            // An older store is healthy: its next change migrates it.
+            match version == latest {
+                true => format!("schema version {version}"),
+                false => format!(
+                    "schema version {version} of {latest}, brought up to date by the next change"
+                ),
+            },
         );
 
         let orphans = strings(

@@ -7,6 +7,7 @@ mod events;
 mod files;
 mod maintenance;
 mod pool;
+mod privileges;
 mod queries;
 mod restore;
 mod schema;
@@ -85,6 +86,16 @@ impl SqliteStore {
         if store.schema_version()? == 0 {
             return Ok(None);
         }
+        Ok(Some(store))
+    }
+
+    /// Opens an existing store to change it, bringing its schema up to
+    /// date first; `Ok(None)` when there is no store at `path` yet.
+    pub fn open_to_change(path: &Path) -> anyhow::Result<Option<SqliteStore>> {
+        let Some(mut store) = SqliteStore::open_existing(path)? else {
+            return Ok(None);
+        };
+        store.migrate()?;
         Ok(Some(store))
     }
 

@@ -64,6 +64,12 @@ impl SqlitePool {
         self.read(|store| Ok(store.lookup(id)?)).await
     }
 
+    /// The names in the catalogue of privileges, read afresh.
+    pub async fn catalogue(&self) -> anyhow::Result<Vec<String>> {
+        self.read(|store| Ok(store.catalogue()?.into_iter().map(|p| p.name).collect()))
+            .await
+    }
+
     /// Writes Last Used for each use, in one transaction.
     pub async fn record_uses(self: &Arc<Self>, uses: Vec<Use>) -> anyhow::Result<()> {
         self.blocking(move |store| {

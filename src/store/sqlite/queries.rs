@@ -1,8 +1,8 @@
 //! `Queries` and `Changes` on SQLite: each operation is one query of
 //! `tokens`, `accounts` or `events`, its errors worded as store errors.
 
-use super::{Session, Tx, accounts, events, tokens};
-use crate::model::{Account, Event, Token};
+use super::{Session, Tx, accounts, events, privileges, tokens};
+use crate::model::{Account, CataloguedPrivilege, Event, Token};
 use crate::store::{Changes, EventQuery, Queries, Result, TokenQuery};
 use crate::values::Privileges;
 
@@ -64,6 +64,10 @@ impl<S: Session> Queries for S {
         accounts::privileges_in_use(self.conn()).map_err(|e| self.fail(e))
     }
 
+    fn catalogue(&self) -> Result<Vec<CataloguedPrivilege>> {
+        privileges::catalogue(self.conn()).map_err(|e| self.fail(e))
+    }
+
     fn is_bootstrapped(&self) -> Result<bool> {
         accounts::is_bootstrapped(self.conn()).map_err(|e| self.fail(e))
     }
@@ -115,6 +119,14 @@ impl Changes for Tx<'_> {
 
     fn mark_bootstrapped(&self, now: i64) -> Result<()> {
         accounts::mark_bootstrapped(self.conn(), now).map_err(|e| self.fail(e))
+    }
+
+    fn put_privilege(&self, privilege: &CataloguedPrivilege) -> Result<()> {
+        privileges::put_privilege(self.conn(), privilege).map_err(|e| self.fail(e))
+    }
+
+    fn delete_privilege(&self, name: &str) -> Result<()> {
+        privileges::delete_privilege(self.conn(), name).map_err(|e| self.fail(e))
     }
 
     fn record_event(&self, event: &Event) -> Result<()> {

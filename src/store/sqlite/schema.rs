@@ -61,4 +61,13 @@ pub const MIGRATIONS: &[&str] = &[
     -- 'audit --token' scans instead (about 20 ms for 200k events).
     CREATE INDEX events_by_account ON events(account_id);
     "#,
+    // 2: the catalogue of privileges (README, "Privileges"): empty, every
+    // well-formed privilege is accepted; else only these and `all`.
+    r#"
+    CREATE TABLE privileges (
+        name        TEXT PRIMARY KEY,
+        description TEXT,
+        created_at  INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
-use super::{SqliteStore, files, from_json, sql_error, to_json, tokens};
+use super::{SqliteStore, files, from_json, privileges, sql_error, to_json, tokens};
 use crate::error::Error as UserError;
 use crate::model::{Account, Event};
 use crate::store::transfer::{AccountRecord, Counts, EventRecord, Snapshot, not_empty};
@@ -83,12 +83,14 @@ pub(super) fn export(conn: &Connection) -> rusqlite::Result<Snapshot> {
         accounts,
         tokens,
         events,
+        privileges: privileges::catalogue(conn)?,
         bootstrapped,
         counted: counts(conn)?,
     })
 }
 
 fn counts(conn: &Connection) -> rusqlite::Result<Counts> {
+    let privileges = privileges::count(conn)?;
     conn.query_row(
         "SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM tokens),
                 (SELECT count(*) FROM events)",
@@ -98,6 +100,7 @@ fn counts(conn: &Connection) -> rusqlite::Result<Counts> {
                 accounts: r.get(0)?,
                 tokens: r.get(1)?,
                 events: r.get(2)?,
+                privileges,
             })
         },
     )
@@ -140,6 +143,9 @@ fn import(conn: &Connection, s: &Snapshot) -> rusqlite::Result<()> {
             e.token_name,
             e.detail
         ])?;
+    }
+    for p in &s.privileges {
+        privileges::put_privilege(conn, p)?;
     }
     if let Some(value) = &s.bootstrapped {
         conn.execute(

@@ -117,13 +117,32 @@ impl TestEnv {
             return "no store".into();
         }
         let mut out = String::new();
-        for table in ["meta", "accounts", "tokens", "events"] {
+        for table in ["meta", "accounts", "tokens", "events", "privileges"] {
+            if !self.has_table(table) {
+                continue;
+            }
             for row in self.sql_rows(&format!("SELECT * FROM {table} ORDER BY 1")) {
                 let line: Vec<String> = row.iter().map(|v| format!("{v:?}")).collect();
                 out.push_str(&format!("{table}: {}\n", line.join("|")));
             }
         }
         out
+    }
+
+    /// Whether the store has this table (a store of an older version may
+    /// lack the newer ones).
+    pub fn has_table(&self, table: &str) -> bool {
+        let sql = match &self.pg {
+            None => format!(
+                "SELECT count(*) FROM sqlite_schema WHERE name = {}",
+                quote(table)
+            ),
+            Some(_) => format!(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = 'tokenctl' AND tablename = {}",
+                quote(table)
+            ),
+        };
+        self.sql_value::<i64>(&sql) == Some(1)
     }
 
     /// Every byte the store's engine has written: on SQLite the main, -wal
