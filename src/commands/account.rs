@@ -233,7 +233,7 @@ fn delete(ctx: &Context, args: AccountArgs) -> Result<()> {
             })
             .collect();
         let mut event = ctx.account_event("account-delete", &account);
-        event.detail = Some(format!("revoked {} token(s)", tokens.len()));
+        event.detail = Some(format!("revoked {}", plural(tokens.len(), "token")));
         events.push(event);
         tx.record_events(&events)?;
         Ok((account, tokens))

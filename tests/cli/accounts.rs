@@ -339,6 +339,10 @@ fn every_account_change_is_in_the_events_table(#[values(Sqlite, Postgres)] backe
     );
     // The actor is the OS user running the command, not an account.
     assert!(rows.iter().all(|(_, _, actor)| !actor.is_empty()));
+    let detail: String = env
+        .sql_value("SELECT detail FROM events WHERE action = 'account-delete'")
+        .expect("the delete's detail");
+    assert_eq!(detail, "revoked 0 tokens");
 }
 
 #[rstest]
