@@ -2,7 +2,10 @@
 //! (README, "Output"): `TOKENCTL_PAGER`, then `PAGER`, else `less`, run by
 //! `sh -c` with the text on its stdin and `LESS=FRX` unless `LESS` is set
 //! (one screen is printed as it is, colours pass, the screen is not
-//! cleared). An empty value or `cat` turns paging off.
+//! cleared). An empty value or `cat` turns paging off. The pager runs
+//! with `LESSSECURE=1` (no shell escapes or editor from `less`: tokenctl
+//! may run under sudo as the store's owner) and without the variables
+//! that can hold a secret.
 
 use std::ffi::OsString;
 use std::io::{self, Write};
@@ -12,13 +15,32 @@ use std::process::{Command, Stdio};
 /// set wins, even when empty, so `TOKENCTL_PAGER=` turns off a `PAGER`
 /// meant for other programs.
 fn chosen() -> Option<OsString> {
-    let pager = std::env::var_os("TOKENCTL_PAGER")
-        .or_else(|| std::env::var_os("PAGER"))
-        .unwrap_or_else(|| "less".into());
+    let pager = match std::env::var_os("TOKENCTL_PAGER").or_else(|| std::env::var_os("PAGER")) {
+        Some(pager) => pager,
+        // The default only where it is installed: no "less: not found"
+        // line before every list on a machine without it.
+        None if on_path("less") => "less".into(),
+        None => return None,
+    };
     let trimmed = pager.to_string_lossy();
     let trimmed = trimmed.trim();
     (!trimmed.is_empty() && trimmed != "cat").then_some(pager)
 }
+
+/// Whether `PATH` holds an executable `program`.
+fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+/// What the pager's environment must not carry: a plaintext token, a
+/// PostgreSQL password, a store URL that may hold one.
+const SECRET_VARIABLES: [&str; 3] = ["TOKENCTL_TOKEN", "PGPASSWORD", "TOKENCTL_DB"];
 
 /// Writes `text` to stdout through the pager: only call this when stdout
 /// is a terminal. Without a pager, or when it cannot be started, the text
@@ -41,6 +63,10 @@ pub fn page(text: &str) -> io::Result<()> {
 fn through(pager: &OsString, text: &str) -> Option<io::Result<()>> {
     let mut cmd = Command::new("sh");
     cmd.arg("-c").arg(pager).stdin(Stdio::piped());
+    for var in SECRET_VARIABLES {
+        cmd.env_remove(var);
+    }
+    cmd.env("LESSSECURE", "1");
     // As git and gh set them, for `less` and `lv`; a user's own win.
     for (var, value) in [("LESS", "FRX"), ("LV", "-c")] {
         if std::env::var_os(var).is_none() {

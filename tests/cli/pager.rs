@@ -22,11 +22,14 @@ fn script(env: &TestEnv, name: &str, body: &str) -> PathBuf {
     path
 }
 
-/// A pager that writes to `record` its arguments, LESS, and what it was
+/// A pager that writes to `record` its arguments, LESS, LESSSECURE, the
+/// variables that may hold a secret (`-` when unset), and what it was
 /// given, and shows nothing.
 fn recorder(env: &TestEnv, name: &str, record: &Path) -> String {
     let body = format!(
-        "{{ printf 'args=%s\\n' \"$*\"; printf 'LESS=%s\\n' \"$LESS\"; cat; }} > '{}'",
+        "{{ printf 'args=%s\\n' \"$*\"; printf 'LESS=%s\\n' \"$LESS\"; \
+         printf 'LESSSECURE=%s secrets=%s%s%s\\n' \"$LESSSECURE\" \
+         \"${{TOKENCTL_TOKEN--}}\" \"${{PGPASSWORD--}}\" \"${{TOKENCTL_DB--}}\"; cat; }} > '{}'",
         record.display()
     );
     script(env, name, &body).display().to_string()
@@ -66,14 +69,26 @@ fn lists_on_a_terminal_go_through_the_pager_and_end_with_a_count(
         (&["audit"][..], "Action", "3 events"),
     ] {
         let _ = std::fs::remove_file(&record);
-        let shown = on_pty(&env, args, &[("PAGER", &pager), ("PATH", PATH)]);
+        let vars = [
+            ("PAGER", &*pager),
+            ("PATH", PATH),
+            ("TOKENCTL_TOKEN", "tct_not_for_the_pager"),
+            ("PGPASSWORD", "not-for-the-pager"),
+        ];
+        let shown = on_pty(&env, args, &vars);
         assert!(
             !shown.contains(header),
             "{args:?} printed directly: {shown}"
         );
         let paged = read(&record);
         let lines: Vec<&str> = paged.lines().collect();
-        assert_eq!(lines[..2], ["args=", "LESS=FRX"], "{paged}");
+        // No shell escapes from less, and no secret in its environment
+        // (TOKENCTL_DB included: tokenctl itself was given one).
+        assert_eq!(
+            lines[..3],
+            ["args=", "LESS=FRX", "LESSSECURE=1 secrets=---"],
+            "{paged}"
+        );
         assert!(paged.contains(header), "{paged}");
         assert_eq!(lines.last(), Some(&count), "{args:?}: {paged}");
     }
@@ -122,6 +137,25 @@ fn the_default_pager_is_less_with_frx(#[values(Sqlite, Postgres)] backend: Backe
     let paged = read(&record);
     assert!(paged.starts_with("args=\nLESS=FRX\n"), "{paged}");
     assert!(paged.ends_with("\n2 tokens\n"), "{paged}");
+}
+
+#[rstest]
+fn without_less_and_without_a_pager_the_list_is_printed_quietly(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = two_tokens(backend) else {
+        return;
+    };
+    // A PATH with no less on it, and no PAGER.
+    let empty = env.dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let mut cmd = Command::new("/usr/bin/env");
+    cmd.args(["-u", "PAGER", BIN, "token", "list"]);
+    let pty = Pty::spawn_command(&env, cmd, &[("PATH", empty.to_str().unwrap())]);
+    let (code, out) = pty.finish();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("nightly"), "{out}");
+    assert!(!out.contains("not found"), "{out}");
 }
 
 #[rstest]
