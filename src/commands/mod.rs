@@ -98,9 +98,10 @@ impl Context {
         Ok(name)
     }
 
-    /// The store if it exists; never creates one.
+    /// The store if it exists, to change; never creates one. An older
+    /// schema is migrated by the first write, not by opening.
     pub fn open_existing(&self) -> Result<Option<Store>> {
-        Store::open_existing(&self.db)
+        Store::open_to_change(&self.db)
     }
 
     /// The store for a command that only reads it (a store in a folder we

@@ -41,6 +41,9 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// An open store.
 pub struct Store {
     backend: Backend,
+    /// The schema is older than this version's, to be migrated by the
+    /// first write (never by a read, a dry run or a declined change).
+    behind: bool,
 }
 
 /// The kinds of store: a new one is a variant here and a module beside
@@ -51,14 +54,16 @@ enum Backend {
 }
 
 impl Store {
-    /// Opens an existing store to change it, without ever creating one,
-    /// and brings its schema up to date (a store of an older version is
-    /// migrated at its first change, never by a read). `Ok(None)` when
-    /// there is no store at `location` yet.
-    pub fn open_existing(location: &Location) -> anyhow::Result<Option<Store>> {
+    /// Opens an existing store to change it, without ever creating one;
+    /// a store of an older version is brought up to date by its first
+    /// write, never by a read. `Ok(None)` when there is no store at
+    /// `location` yet.
+    pub fn open_to_change(location: &Location) -> anyhow::Result<Option<Store>> {
         Ok(match location {
-            Location::Sqlite(path) => SqliteStore::open_to_change(path)?.map(Store::sqlite),
-            Location::Postgres(target) => PgStore::open_to_change(target)?.map(Store::postgres),
+            Location::Sqlite(path) => SqliteStore::open_to_change(path)?
+                .map(|(s, behind)| Store::sqlite(s).behind(behind)),
+            Location::Postgres(target) => PgStore::open_to_change(target)?
+                .map(|(s, behind)| Store::postgres(s).behind(behind)),
         })
     }
 
@@ -120,13 +125,19 @@ impl Store {
     fn sqlite(store: SqliteStore) -> Store {
         Store {
             backend: Backend::Sqlite(store),
+            behind: false,
         }
     }
 
     fn postgres(store: PgStore) -> Store {
         Store {
             backend: Backend::Postgres(store),
+            behind: false,
         }
+    }
+
+    fn behind(self, behind: bool) -> Store {
+        Store { behind, ..self }
     }
 
     /// Runs `f` in one write transaction, which holds the store's write
@@ -136,6 +147,13 @@ impl Store {
         &mut self,
         f: impl FnOnce(&dyn Changes) -> anyhow::Result<T>,
     ) -> anyhow::Result<T> {
+        if self.behind {
+            match &mut self.backend {
+                Backend::Sqlite(s) => s.migrate()?,
+                Backend::Postgres(s) => s.up_to_date()?,
+            }
+            self.behind = false;
+        }
         match &mut self.backend {
             Backend::Sqlite(s) => s.write(f),
             Backend::Postgres(s) => s.write(f),

@@ -323,6 +323,11 @@ fn a_version_1_store_is_read_as_it_is_and_migrated_by_a_change(
     env.ok(&["account", "list"]);
     env.ok(&["db", "check"]);
     assert!(env.verify(&token, &["--acl", "read"]).status.success());
+    // Dry runs and changes declined or already made change nothing, the
+    // schema included.
+    env.ok(&["token", "revoke", "web", "--dry-run"]);
+    env.ok(&["token", "revoke-all", "--dry-run"]);
+    env.fails(&["token", "revoke", "web"], 6);
     assert_eq!(version(&env), 1, "a read migrated the store");
     // verify records Last Used, and nothing else.
     let after: Vec<_> = env

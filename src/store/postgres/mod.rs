@@ -68,16 +68,15 @@ impl PgStore {
         Ok(store)
     }
 
-    /// Opens an existing store to change it, bringing its schema up to
-    /// date first; `Ok(None)` when the schema holds no store yet.
-    pub fn open_to_change(target: &PgTarget) -> anyhow::Result<Option<PgStore>> {
+    /// Opens an existing store to change it, and whether its schema is
+    /// behind this version's (`up_to_date` before the first change);
+    /// `Ok(None)` when the schema holds no store yet.
+    pub fn open_to_change(target: &PgTarget) -> anyhow::Result<Option<(PgStore, bool)>> {
         let (store, found) = PgStore::connect(target)?;
-        match found {
-            Found::Nothing => return Ok(None),
-            Found::Store(v) if v < latest() => store.bring_up_to_date(target)?,
-            Found::Store(_) => {}
-        }
-        Ok(Some(store))
+        Ok(match found {
+            Found::Nothing => None,
+            Found::Store(v) => Some((store, v < latest())),
+        })
     }
 
     /// Applies the migrations a store of an older version lacks (`db

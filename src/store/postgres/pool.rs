@@ -31,7 +31,7 @@ use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
 use tokio_postgres::{Client, Row, Statement};
 
 use super::queries::token_from_row;
-use super::{PgTarget, engine_words, quoted, sql_error};
+use super::{PgTarget, engine_words, sql_error};
 use crate::model::{Account, Found};
 use crate::store::error::{Error, ErrorKind};
 use crate::store::{BUSY_TIMEOUT, Location, Use};
@@ -331,11 +331,7 @@ impl PgPool {
         // client then reports itself closed.
         tokio::spawn(connection);
         client
-            .batch_execute(&format!(
-                "SET search_path TO {}; SET lock_timeout = '{}s'",
-                quoted(self.target.schema()),
-                BUSY_TIMEOUT.as_secs()
-            ))
+            .batch_execute(&super::settings(&self.target))
             .await
             .map_err(|e| cannot(engine_words(&e)))?;
         // A standby's rows may lag the primary's: a revoke made there

@@ -89,14 +89,15 @@ impl SqliteStore {
         Ok(Some(store))
     }
 
-    /// Opens an existing store to change it, bringing its schema up to
-    /// date first; `Ok(None)` when there is no store at `path` yet.
-    pub fn open_to_change(path: &Path) -> anyhow::Result<Option<SqliteStore>> {
-        let Some(mut store) = SqliteStore::open_existing(path)? else {
+    /// Opens an existing store to change it, and whether its schema is
+    /// behind this version's (`migrate` before the first change);
+    /// `Ok(None)` when there is no store at `path` yet.
+    pub fn open_to_change(path: &Path) -> anyhow::Result<Option<(SqliteStore, bool)>> {
+        let Some(store) = SqliteStore::open_existing(path)? else {
             return Ok(None);
         };
-        store.migrate()?;
-        Ok(Some(store))
+        let behind = store.schema_version()? < schema::MIGRATIONS.len() as i64;
+        Ok(Some((store, behind)))
     }
 
     /// Another connection to this store, opened through SQLite alone: the
@@ -254,7 +255,7 @@ impl SqliteStore {
     }
 
     /// Applies the migrations this store lacks, in one exclusive transaction.
-    fn migrate(&mut self) -> anyhow::Result<()> {
+    pub fn migrate(&mut self) -> anyhow::Result<()> {
         if self.schema_version()? == schema::MIGRATIONS.len() as i64 {
             return Ok(());
         }
