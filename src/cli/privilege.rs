@@ -39,7 +39,12 @@ pub struct PrivilegeAddArgs {
     pub name: Option<String>,
 
     /// What the privilege allows: one line, without control characters, bidi overrides, non-characters or a token
-    #[arg(long, value_name = "TEXT", required_unless_present = "from_use")]
+    #[arg(
+        long,
+        value_name = "TEXT",
+        required_unless_present = "from_use",
+        conflicts_with = "from_use"
+    )]
     pub description: Option<String>,
 
     /// Add every privilege a live account or token holds (without descriptions)
