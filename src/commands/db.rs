@@ -99,7 +99,7 @@ fn restore(ctx: &Context, args: RestoreArgs) -> Result<()> {
     // The backup is checked before anything is asked or written.
     let backup = BackupFile::open(&args.file)?;
     ctx.confirm(&format!(
-        "Replace every account, token and audit event in {} with those of {}? \
+        "Replace every account, token, audit event and catalogued privilege in {} with those of {}? \
          Tokens created since the backup stop working, and tokens revoked since work again",
         ctx.db,
         backup.path().display()
@@ -132,9 +132,12 @@ fn copy(ctx: &Context, args: CopyArgs) -> Result<()> {
     let copied = snapshot.read_counts();
     let view = CopiedView::new(
         target.to_string(),
-        copied.accounts,
-        copied.tokens,
-        copied.events,
+        [
+            copied.accounts,
+            copied.tokens,
+            copied.events,
+            copied.privileges,
+        ],
     );
     Ok(output::show(ctx.style, ctx.msg, &view)?)
 }

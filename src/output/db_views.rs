@@ -59,15 +59,20 @@ pub struct CopiedView {
     accounts: i64,
     tokens: i64,
     events: i64,
+    /// The catalogue's privileges.
+    privileges: i64,
 }
 
 impl CopiedView {
-    pub fn new(target: String, accounts: i64, tokens: i64, events: i64) -> CopiedView {
+    /// `counts`: accounts, tokens, events and catalogued privileges.
+    pub fn new(target: String, counts: [i64; 4]) -> CopiedView {
+        let [accounts, tokens, events, privileges] = counts;
         CopiedView {
             copied_to: target,
             accounts,
             tokens,
             events,
+            privileges,
         }
     }
 }
@@ -75,10 +80,11 @@ impl CopiedView {
 impl View for CopiedView {
     fn text(&self, _: Style) -> Text {
         Text::line(format!(
-            "copied {}, {}, {} to {}",
+            "copied {}, {}, {}, {} to {}",
             plural(self.accounts as usize, "account"),
             plural(self.tokens as usize, "token"),
             plural(self.events as usize, "event"),
+            plural(self.privileges as usize, "catalogued privilege"),
             self.copied_to
         ))
     }

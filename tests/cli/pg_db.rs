@@ -110,6 +110,7 @@ fn copy_json_says_what_was_copied() {
     let out = from.json(&["db", "copy", "--to", target.to_str().unwrap()]);
     assert_eq!(out["accounts"], 1);
     assert_eq!(out["tokens"], 1);
+    assert_eq!(out["privileges"], 0);
     assert_eq!(out["copied_to"], target.to_str().unwrap());
 }
 
