@@ -53,7 +53,7 @@ fn add(ctx: &Context, args: AccountAddArgs) -> Result<()> {
                     .into(),
             );
         }
-        let new_privileges = check_given(tx, &[], &acls)?;
+        let new_privileges = check_given(tx, &[], &values::privileges(&args.acl)?)?;
         let account = tx.insert_account(&args.name, &acls, ctx.now)?;
         tx.mark_bootstrapped(ctx.now)?;
         let mut event = ctx.account_event("account-add", &account);
@@ -140,7 +140,7 @@ fn edit(ctx: &Context, args: AccountEditArgs) -> Result<()> {
         }
         if let Some(acl_edit) = &acl_edit {
             let acls = acl_edit.apply(&account.acls)?;
-            new_privileges = check_given(tx, &[&account.acls], &acls)?;
+            new_privileges = check_given(tx, &[&account.acls], &acl_edit.asked())?;
             if acls != account.acls {
                 changes.push(format!(
                     "acls {} -> {}",

@@ -199,19 +199,23 @@ fn show(ctx: &Context, privileges: &[CataloguedPrivilege], empty: &'static str) 
 }
 
 /// Checks the privileges given to an account or token against the
-/// catalogue: those of `after` not `accepted` already (and not `all`)
+/// catalogue: those `asked` for (as typed: `all,raed` still holds the
+/// typo that `all` would absorb) not `accepted` already, and not `all`,
 /// must be in it, once it holds any (exit 2, with the close ones as a
 /// hint). While it is empty every one is accepted, and the note returned
 /// names those new to the store, for stderr once the change is made.
 pub fn check_given(
     tx: &dyn Queries,
     accepted: &[&Privileges],
-    after: &Privileges,
+    asked: &[String],
 ) -> Result<Option<String>> {
-    let given: Vec<&str> = after
+    let mut given: Vec<&str> = asked
         .iter()
+        .map(String::as_str)
         .filter(|p| *p != ALL && !accepted.iter().any(|a| a.iter().any(|h| h == *p)))
         .collect();
+    given.sort_unstable();
+    given.dedup();
     if given.is_empty() {
         return Ok(None);
     }

@@ -266,7 +266,7 @@ async fn verify(
         None => Answer::BadRequest,
         // A privilege outside the catalogue is the proxy's typo: 400,
         // before any token is looked at.
-        Some(wanted) => match outside_catalogue(&app, &wanted).await {
+        Some((wanted, asked)) => match outside_catalogue(&app, &asked).await {
             Err(_) => Answer::Unavailable("store"),
             Ok(true) => Answer::BadRequest,
             Ok(false) => check(&app, &headers, &wanted, ip, now).await,
@@ -294,11 +294,12 @@ async fn verify(
     answer.into_response()
 }
 
-/// Whether `wanted` asks for a privilege outside the catalogue, read
-/// afresh for each request that asks for one (nothing stale: a
-/// privilege added is accepted by the next request); `all` always
-/// passes, and every privilege does while the catalogue is empty.
-async fn outside_catalogue(app: &App, wanted: &Privileges) -> anyhow::Result<bool> {
+/// Whether `wanted` (the names as asked: `all,deplyo` is still a typo)
+/// holds a privilege outside the catalogue, read afresh for each request
+/// that asks for one (nothing stale: a privilege added is accepted by the
+/// next request); `all` always passes, and every privilege does while the
+/// catalogue is empty.
+async fn outside_catalogue(app: &App, wanted: &[String]) -> anyhow::Result<bool> {
     if wanted.iter().all(|p| p == values::ALL) {
         return Ok(false);
     }
@@ -386,8 +387,8 @@ fn log_request(
 
 /// `?acl=deploy&acl=read` or `?acl=deploy,read`; `None` when a value is
 /// not a privilege or a key is not `acl`: a misspelt `?ACL=admin` must not
-/// pass as "no privilege required".
-fn wanted_privileges(query: Option<&str>) -> Option<Privileges> {
+/// pass as "no privilege required". The set, and the names as asked.
+fn wanted_privileges(query: Option<&str>) -> Option<(Privileges, Vec<String>)> {
     let mut values = Vec::new();
     for (key, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
         if key != "acl" {
@@ -395,7 +396,8 @@ fn wanted_privileges(query: Option<&str>) -> Option<Privileges> {
         }
         values.push(value.into_owned());
     }
-    Privileges::wanted(&values).ok()
+    let asked = values::privileges(&values).ok()?;
+    Some((Privileges::wanted(&values).ok()?, asked))
 }
 
 async fn healthz(State(app): State<Arc<App>>) -> Response {

@@ -206,6 +206,12 @@ impl AclEdit {
         }))
     }
 
+    /// The privileges named by --acl and --add-acl, as given.
+    pub fn asked(&self) -> Vec<String> {
+        let replaced = self.replace.iter().flatten();
+        replaced.chain(&self.add).cloned().collect()
+    }
+
     /// The privileges after the edit; at least one and at most 100.
     pub fn apply(&self, current: &Privileges) -> Result<Privileges> {
         let mut acls = self.replace.as_deref().unwrap_or(&current.0).to_vec();

@@ -179,6 +179,17 @@ fn a_catalogue_refuses_other_privileges(#[values(Sqlite, Postgres)] backend: Bac
             "dpeloy",
             "deploy",
         ),
+        // `all` beside a typo does not hide it.
+        (
+            &["token", "create", "ci", "--acl", "all,delpoy"],
+            "delpoy",
+            "deploy",
+        ),
+        (
+            &["account", "edit", "bot", "--add-acl", "all,wirte"],
+            "wirte",
+            "write",
+        ),
     ] {
         let err = env.fails(args, 2);
         assert!(
@@ -373,6 +384,8 @@ fn serve_answers_400_to_an_acl_outside_the_catalogue_without_a_restart(
     let typo = server.bearer("/verify?acl=dpeloy", &token);
     assert_eq!(typo.status, 400, "{}", typo.body);
     assert_eq!(server.bearer("/verify?acl=read,dpeloy", &token).status, 400);
+    // `all` beside a typo does not hide it.
+    assert_eq!(server.bearer("/verify?acl=all,dpeloy", &token).status, 400);
     // Without a token too: the proxy's query is wrong whoever asks.
     assert_eq!(server.get("/verify?acl=dpeloy", None).status, 400);
     assert_eq!(server.bearer("/verify?acl=all", &token).status, 403);

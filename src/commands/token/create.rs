@@ -46,7 +46,7 @@ pub(super) fn create(ctx: &Context, args: CreateArgs) -> Result<()> {
             return Err(suspended(account).into());
         }
         let acls = requested_acls.unwrap_or_else(|| account.acls.clone());
-        let new_privileges = check_given(tx, &[&account.acls], &acls)?;
+        let new_privileges = check_given(tx, &[&account.acls], &values::privileges(&args.acl)?)?;
         check_within_account(account, &acls)?;
         if tx.live_name_taken(account.id, &args.name, None)? {
             return Err(name_taken(&args.name, &account.name).into());

@@ -56,7 +56,7 @@ pub(super) fn edit(ctx: &Context, args: EditArgs) -> Result<()> {
         }
         if let Some(acl_edit) = &acl_edit {
             let acls = acl_edit.apply(&t.acls)?;
-            new_privileges = check_given(tx, &[&t.acls, &account.acls], &acls)?;
+            new_privileges = check_given(tx, &[&t.acls, &account.acls], &acl_edit.asked())?;
             check_within_account(account, &acls)?;
             if acls != t.acls {
                 changes.push(format!("acls {} -> {}", t.acls.join(","), acls.join(",")));
