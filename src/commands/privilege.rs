@@ -51,11 +51,12 @@ fn add(ctx: &Context, args: PrivilegeAddArgs) -> Result<()> {
                 .into());
             }
             entry.created_at = existing.created_at;
-            if existing.description != entry.description {
-                tx.put_privilege(&entry)?;
-                let event = event(ctx.account_event("privilege-edit", acting), &entry);
-                tx.record_event(&event)?;
+            if existing.description == entry.description {
+                return Ok(Vec::new());
             }
+            tx.put_privilege(&entry)?;
+            let event = event(ctx.account_event("privilege-edit", acting), &entry);
+            tx.record_event(&event)?;
             return Ok(vec![entry]);
         }
         if catalogue.is_empty() {
@@ -82,7 +83,12 @@ fn add(ctx: &Context, args: PrivilegeAddArgs) -> Result<()> {
         tx.record_event(&event(ctx.account_event("privilege-add", acting), &entry))?;
         Ok(vec![entry])
     })?;
-    show(ctx, &changed, "")
+    // Empty only when --force gave the description it has.
+    show(
+        ctx,
+        &changed,
+        "the privilege has that description already; nothing changed",
+    )
 }
 
 fn add_from_use(ctx: &Context) -> Result<()> {

@@ -81,6 +81,22 @@ fn the_catalogue_is_started_from_use_and_described(#[values(Sqlite, Postgres)] b
         "{table}"
     );
 
+    // The description it has already: nothing on stdout, stderr says so,
+    // no event.
+    let out = env
+        .cmd(&[
+            "privilege",
+            "add",
+            "read",
+            "--description",
+            "Read anything",
+            "--force",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success() && out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing changed"));
+
     // Nothing left to take from use.
     let out = env
         .cmd(&["privilege", "add", "--from-use"])
