@@ -27,6 +27,7 @@ mod pager;
 mod pg_db;
 mod pg_faults;
 mod pg_harness;
+mod pg_pooler;
 mod pg_serve;
 mod pg_store;
 mod privileges;

@@ -377,7 +377,9 @@ fn start_cluster(bin: &Path) -> Result<Cluster, String> {
     })
 }
 
-fn give_to_server_user(dir: &Path) -> Result<(), String> {
+/// Hands `dir` to the OS user the cluster runs as (when the suite runs as
+/// root), so that its server programs can use it.
+pub fn give_to_server_user(dir: &Path) -> Result<(), String> {
     let id = |flag: &str| -> Result<u32, String> {
         let out = Command::new("id")
             .args([flag, SERVER_OS_USER])

@@ -1,0 +1,231 @@
+//! tokenctl behind a connection pooler: PgBouncer in session mode in front
+//! of the throwaway cluster, as README "Many servers" describes. Each
+//! command is one client session of the pooler, and the server connection
+//! behind it is handed from one command to the next, reset (`DISCARD
+//! ALL`) but not closed.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::common::pg::{self, Server as PgServer};
+use crate::common::{TestEnv, missing_tool, skipped};
+use crate::serve::Server;
+
+/// The pooler's port: only its socket's name (`.s.PGSQL.6432`), in a
+/// folder of its own; it listens on no TCP address.
+const PORT: u16 = 6432;
+
+/// A PgBouncer in session mode, in a temp folder of its own, passing
+/// every database of the cluster through as the same user.
+struct Bouncer {
+    dir: TempDir,
+    child: Child,
+}
+
+impl Bouncer {
+    /// Starts one once its socket is there; `None` when the test is
+    /// skipped (PostgreSQL or PgBouncer not installed, which fails on CI,
+    /// or an existing server, which PgBouncer here does not front).
+    fn start() -> Option<Bouncer> {
+        let cluster = match pg::server()? {
+            PgServer::Throwaway(cluster) => cluster,
+            PgServer::Existing { .. } => {
+                skipped(&format!(
+                    "fronts the throwaway cluster only ({} is set)",
+                    pg::URL_VAR
+                ));
+                return None;
+            }
+        };
+        let Some(bin) = pgbouncer_bin() else {
+            missing_tool("pgbouncer");
+            return None;
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("tokenctl-bouncer-")
+            .tempdir()
+            .expect("temp dir");
+        let ini = dir.path().join("pgbouncer.ini");
+        let users = dir.path().join("users.txt");
+        std::fs::write(&users, format!("\"{}\" \"\"\n", pg::SUPERUSER)).expect("write users");
+        std::fs::write(
+            &ini,
+            format!(
+                "[databases]\n\
+                 * = host={cluster}\n\
+                 [pgbouncer]\n\
+                 listen_addr =\n\
+                 listen_port = {PORT}\n\
+                 unix_socket_dir = {dir}\n\
+                 pool_mode = session\n\
+                 auth_type = trust\n\
+                 auth_file = {users}\n",
+                cluster = cluster.dir.display(),
+                dir = dir.path().display(),
+                users = users.display(),
+            ),
+        )
+        .expect("write pgbouncer.ini");
+        let as_root = unsafe { libc::geteuid() } == 0;
+        if as_root {
+            // PgBouncer, like PostgreSQL, refuses to run as root.
+            pg::give_to_server_user(dir.path()).expect("folder for the pooler");
+        }
+        let log = dir.path().join("pgbouncer.log");
+        let mut cmd = Command::new("setpriv");
+        if as_root {
+            cmd.args(["--reuid", &cluster.os_user, "--regid", &cluster.os_user]);
+            cmd.arg("--init-groups");
+        }
+        // Gone with the test, however it ends.
+        cmd.args(["--pdeathsig", "KILL"])
+            .arg(&bin)
+            .arg(&ini)
+            .env_clear()
+            .stdin(Stdio::null())
+            .stdout(File::create(&log).expect("pooler log"))
+            .stderr(File::create(&log).expect("pooler log"));
+        let mut child = cmd.spawn().expect("start pgbouncer");
+        let socket = dir.path().join(format!(".s.PGSQL.{PORT}"));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !socket.exists() {
+            let gone = child.try_wait().expect("pgbouncer status").is_some();
+            assert!(
+                !gone && Instant::now() < deadline,
+                "pgbouncer did not start:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        Some(Bouncer { dir, child })
+    }
+
+    /// The URL of `database` through the pooler.
+    fn url(&self, database: &str) -> PathBuf {
+        PathBuf::from(format!(
+            "postgres://{}@/{database}?host={}&port={PORT}",
+            pg::SUPERUSER,
+            self.dir.path().display()
+        ))
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pgbouncer_bin() -> Option<PathBuf> {
+    let known = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
+        .iter()
+        .map(Path::new)
+        .find(|p| p.is_file());
+    if let Some(path) = known {
+        return Some(path.to_path_buf());
+    }
+    let out = Command::new("sh")
+        .args(["-c", "command -v pgbouncer"])
+        .output()
+        .ok()?;
+    let path = String::from_utf8(out.stdout).ok()?;
+    (out.status.success() && !path.trim().is_empty()).then(|| PathBuf::from(path.trim()))
+}
+
+/// A PostgreSQL test environment whose commands go through a new pooler.
+fn pooled() -> Option<(TestEnv, Bouncer)> {
+    let mut env = TestEnv::postgres()?;
+    let bouncer = Bouncer::start()?;
+    env.db = bouncer.url(&env.pg.as_ref().expect("a PostgreSQL store").name);
+    Some((env, bouncer))
+}
+
+/// The server processes connected to the test's database, read on the
+/// cluster directly (not through the pooler).
+fn backends(env: &TestEnv) -> Vec<String> {
+    let pg = env.pg.as_ref().expect("a PostgreSQL store");
+    let out = pg.psql(&format!(
+        "SELECT pid FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid() \
+         AND backend_type = 'client backend' ORDER BY pid",
+        pg.name
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn commands_through_a_pooler_share_one_server_connection() {
+    let Some((env, _bouncer)) = pooled() else {
+        return;
+    };
+    let token = env.create("ci", &["--acl", "deploy"]);
+    let first = backends(&env);
+    assert_eq!(first.len(), 1, "{first:?}");
+
+    env.create("nightly", &[]);
+    assert!(env.verify(&token, &["--acl", "deploy"]).status.success());
+    env.ok(&["token", "edit", "ci", "--note", "through the pooler"]);
+    // A refused command, then the next ones on the same reused connection.
+    env.fails(&["token", "create", "ci"], 4);
+    env.fails(&["token", "revoke", "missing", "--yes"], 3);
+    env.ok(&["token", "revoke", "ci", "--yes"]);
+    assert_eq!(env.verify(&token, &[]).status.code(), Some(5));
+    let listed = env.json(&["token", "list", "--all"]);
+    let states: Vec<_> = listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap(), t["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states, [("ci", "revoked"), ("nightly", "active")]);
+    env.ok(&["token", "revoke-all", "--yes"]);
+    let audit = env.json(&["audit"]);
+    let actions: Vec<_> = audit
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "account-add",
+            "create",
+            "create",
+            "edit",
+            "revoke",
+            "revoke"
+        ],
+        "{audit:#}"
+    );
+
+    // Every command ended its session cleanly, so the pooler kept the
+    // one server connection: none was opened for each command.
+    assert_eq!(backends(&env), first);
+}
+
+#[test]
+fn serve_through_a_pooler_refuses_a_token_revoked_through_it() {
+    let Some((env, _bouncer)) = pooled() else {
+        return;
+    };
+    let token = env.create("ci", &[]);
+    let server = Server::start(&env, &[]);
+    assert_eq!(server.bearer("/verify", &token).status, 200);
+    env.ok(&["token", "revoke", "ci", "--yes"]);
+    assert_eq!(server.bearer("/verify", &token).status, 401);
+    assert_eq!(server.get("/healthz", None).status, 200);
+}
