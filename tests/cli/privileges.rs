@@ -414,6 +414,36 @@ fn serve_answers_400_to_an_acl_outside_the_catalogue_without_a_restart(
 }
 
 #[rstest]
+fn verify_refuses_an_acl_outside_the_catalogue_as_serve_does(
+    #[values(Sqlite, Postgres)] backend: Backend,
+) {
+    let Some(env) = TestEnv::on(backend) else {
+        return;
+    };
+    let token = env.create("ci", &["--acl", "deploy"]);
+    // An empty catalogue accepts any name: the token lacks it.
+    assert_eq!(
+        env.verify(&token, &["--acl", "dpeloy"]).status.code(),
+        Some(5)
+    );
+
+    env.ok(&["privilege", "add", "--from-use"]);
+    for asked in ["dpeloy", "deploy,dpeloy", "all,dpeloy"] {
+        let out = env.verify(&token, &["--acl", asked]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--acl {asked}: {stderr}");
+        assert!(
+            stderr.starts_with("error: privilege 'dpeloy' is not in the catalogue\n"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("did you mean deploy?"), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+    assert!(env.verify(&token, &["--acl", "deploy"]).status.success());
+    assert_eq!(env.verify(&token, &["--acl", "all"]).status.code(), Some(5));
+}
+
+#[rstest]
 fn backup_and_restore_carry_the_catalogue(#[values(Sqlite, Postgres)] backend: Backend) {
     let Some(env) = TestEnv::on(backend) else {
         return;
