@@ -14,7 +14,7 @@ use tempfile::TempDir;
 
 use crate::common::pg::{self, Server as PgServer};
 use crate::common::{TestEnv, missing_tool, skipped};
-use crate::serve::Server;
+use crate::serve::{Server, assert_401, assert_ok};
 
 /// The pooler's port: only its socket's name (`.s.PGSQL.6432`), in a
 /// folder of its own; it listens on no TCP address.
@@ -224,8 +224,8 @@ fn serve_through_a_pooler_refuses_a_token_revoked_through_it() {
     };
     let token = env.create("ci", &[]);
     let server = Server::start(&env, &[]);
-    assert_eq!(server.bearer("/verify", &token).status, 200);
+    assert_ok(&server.bearer("/verify", &token), "alice", "ci", &token);
     env.ok(&["token", "revoke", "ci", "--yes"]);
-    assert_eq!(server.bearer("/verify", &token).status, 401);
+    assert_401(&server.bearer("/verify", &token));
     assert_eq!(server.get("/healthz", None).status, 200);
 }

@@ -8,25 +8,9 @@ use std::time::{Duration, Instant};
 
 use crate::common::TestEnv;
 use crate::common::pg::{self, with_database};
-use crate::serve::{Response, Server};
-use crate::verify::id_part;
+use crate::serve::{Server, assert_401, assert_ok};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-#[track_caller]
-fn assert_ok(r: &Response, account: &str, name: &str, token: &str) {
-    assert_eq!(r.status, 200, "{r:?}");
-    assert_eq!(r.header("x-token-account"), Some(account), "{r:?}");
-    assert_eq!(r.header("x-token-name"), Some(name), "{r:?}");
-    assert_eq!(r.header("x-token-id"), Some(id_part(token)), "{r:?}");
-}
-
-#[track_caller]
-fn assert_401(r: &Response) {
-    assert_eq!(r.status, 401, "{r:?}");
-    assert_eq!(r.header("www-authenticate"), Some("Bearer"), "{r:?}");
-    assert!(r.header("x-token-id").is_none(), "{r:?}");
-}
 
 /// One value from `sql` on the test's database.
 fn value(env: &TestEnv, sql: &str) -> String {

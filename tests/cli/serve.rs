@@ -312,7 +312,7 @@ fn show_as(env: &TestEnv, user: &str, name: &str) -> Value {
 
 /// A success, with the identity headers of `account`'s token `name`.
 #[track_caller]
-fn assert_ok(r: &Response, account: &str, name: &str, token: &str) {
+pub fn assert_ok(r: &Response, account: &str, name: &str, token: &str) {
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.header("x-token-account"), Some(account), "{r:?}");
     assert_eq!(r.header("x-token-name"), Some(name), "{r:?}");
@@ -322,7 +322,7 @@ fn assert_ok(r: &Response, account: &str, name: &str, token: &str) {
 
 /// A 401 that says no more than the status.
 #[track_caller]
-fn assert_401(r: &Response) {
+pub fn assert_401(r: &Response) {
     assert_eq!(r.status, 401, "{r:?}");
     assert_eq!(r.header("www-authenticate"), Some("Bearer"), "{r:?}");
     assert_eq!(r.body, "unauthorized\n", "{r:?}");
