@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # A throwaway PostgreSQL cluster for the benchmarks; sourced by
 # bench/run.sh and bench/serve.sh (not run on its own).
 #
@@ -110,15 +111,18 @@ pg_bytes() { pg_sql postgres "SELECT pg_database_size('$1')"; }
 # shell (-N), hence a file. The clone is a file copy, checkpointed so that
 # the timed command does not pay for flushing it, and connected to once
 # (each new database builds its catalog cache on the first connection).
+# With `force` as $2, RUN is dropped `WITH (FORCE)`: the server ends the
+# sessions a pooler keeps open to it (PostgreSQL 13 and later).
 pg_reset_script() {
-    local strategy=
+    local strategy='' force=''
     # A file copy (PostgreSQL 15 and later; earlier ones always copy files).
     if [ "${PG_VERSION%%.*}" -ge 15 ]; then strategy="STRATEGY FILE_COPY"; fi
+    if [ "${2:-}" = force ]; then force=" WITH (FORCE)"; fi
     cat >"$1" <<EOF
 #!/bin/sh
 set -e
 psql() { PGOPTIONS="-c client_min_messages=warning" "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$PG_DIR" -U postgres "\$@" >/dev/null; }
-psql -d postgres -c "DROP DATABASE IF EXISTS \"\$2\""
+psql -d postgres -c "DROP DATABASE IF EXISTS \"\$2\"$force"
 psql -d postgres -c "CREATE DATABASE \"\$2\" TEMPLATE \"\$1\" $strategy"
 psql -d "\$2" -c "SELECT count(*) FROM tokenctl.tokens"
 psql -d postgres -c "CHECKPOINT"
