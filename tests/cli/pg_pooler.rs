@@ -28,10 +28,11 @@ struct Bouncer {
 }
 
 impl Bouncer {
-    /// Starts one once its socket is there; `None` when the test is
+    /// Starts one once its socket is there, trusting every client, or
+    /// asking for `password` (SCRAM) when given; `None` when the test is
     /// skipped (PostgreSQL or PgBouncer not installed, which fails on CI,
     /// or an existing server, which PgBouncer here does not front).
-    fn start() -> Option<Bouncer> {
+    fn start(password: Option<&str>) -> Option<Bouncer> {
         let cluster = match pg::server()? {
             PgServer::Throwaway(cluster) => cluster,
             PgServer::Existing { .. } => {
@@ -52,7 +53,12 @@ impl Bouncer {
             .expect("temp dir");
         let ini = dir.path().join("pgbouncer.ini");
         let users = dir.path().join("users.txt");
-        std::fs::write(&users, format!("\"{}\" \"\"\n", pg::SUPERUSER)).expect("write users");
+        let (auth, secret) = match password {
+            Some(password) => ("scram-sha-256", password),
+            None => ("trust", ""),
+        };
+        std::fs::write(&users, format!("\"{}\" \"{secret}\"\n", pg::SUPERUSER))
+            .expect("write users");
         std::fs::write(
             &ini,
             format!(
@@ -63,7 +69,7 @@ impl Bouncer {
                  listen_port = {PORT}\n\
                  unix_socket_dir = {dir}\n\
                  pool_mode = session\n\
-                 auth_type = trust\n\
+                 auth_type = {auth}\n\
                  auth_file = {users}\n",
                 cluster = cluster.dir.display(),
                 dir = dir.path().display(),
@@ -139,9 +145,9 @@ fn pgbouncer_bin() -> Option<PathBuf> {
 }
 
 /// A PostgreSQL test environment whose commands go through a new pooler.
-fn pooled() -> Option<(TestEnv, Bouncer)> {
+fn pooled(password: Option<&str>) -> Option<(TestEnv, Bouncer)> {
     let mut env = TestEnv::postgres()?;
-    let bouncer = Bouncer::start()?;
+    let bouncer = Bouncer::start(password)?;
     env.db = bouncer.url(&env.pg.as_ref().expect("a PostgreSQL store").name);
     Some((env, bouncer))
 }
@@ -168,7 +174,7 @@ fn backends(env: &TestEnv) -> Vec<String> {
 
 #[test]
 fn commands_through_a_pooler_share_one_server_connection() {
-    let Some((env, _bouncer)) = pooled() else {
+    let Some((env, _bouncer)) = pooled(None) else {
         return;
     };
     let token = env.create("ci", &["--acl", "deploy"]);
@@ -219,7 +225,7 @@ fn commands_through_a_pooler_share_one_server_connection() {
 
 #[test]
 fn serve_through_a_pooler_refuses_a_token_revoked_through_it() {
-    let Some((env, _bouncer)) = pooled() else {
+    let Some((env, _bouncer)) = pooled(None) else {
         return;
     };
     let token = env.create("ci", &[]);
@@ -228,4 +234,39 @@ fn serve_through_a_pooler_refuses_a_token_revoked_through_it() {
     env.ok(&["token", "revoke", "ci", "--yes"]);
     assert_401(&server.bearer("/verify", &token));
     assert_eq!(server.get("/healthz", None).status, 200);
+}
+
+#[test]
+fn a_password_the_pooler_refuses_is_one_line_naming_where_it_came_from() {
+    const RIGHT: &str = "correct-horse";
+    const WRONG: &str = "battery-staple";
+    let Some((env, _bouncer)) = pooled(Some(RIGHT)) else {
+        return;
+    };
+    let created = env
+        .cmd(&["token", "create", "ci"])
+        .env("PGPASSWORD", RIGHT)
+        .output()
+        .expect("run tokenctl");
+    assert!(created.status.success(), "{created:?}");
+
+    let out = env
+        .cmd(&["token", "list"])
+        .env("PGPASSWORD", WRONG)
+        .output()
+        .expect("run tokenctl");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(
+        lines[0].starts_with("error: cannot connect to the store postgres://postgres@/"),
+        "{stderr}"
+    );
+    assert_eq!(lines[1], "hint: check the password in PGPASSWORD");
+    assert!(
+        !stderr.contains(WRONG) && !stderr.contains(RIGHT),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
 }

@@ -273,7 +273,6 @@ fn connect_within(
 /// where it came from (never the password), a missing one where to give
 /// it.
 fn cannot_connect(target: &PgTarget, location: &Location, e: &postgres::Error) -> anyhow::Error {
-    use postgres::error::SqlState;
     use url::PasswordSource;
     let missing = *target.password_source() == PasswordSource::None
         && e.as_db_error().is_none()
@@ -287,13 +286,11 @@ fn cannot_connect(target: &PgTarget, location: &Location, e: &postgres::Error) -
         _ if missing => "set PGPASSWORD, or add a line for this server to ~/.pgpass (or the \
                          file PGPASSFILE names)"
             .to_string(),
-        PasswordSource::Url if e.code() == Some(&SqlState::INVALID_PASSWORD) => {
-            "check the password in the URL".to_string()
-        }
-        PasswordSource::Environment if e.code() == Some(&SqlState::INVALID_PASSWORD) => {
+        PasswordSource::Url if password_refused(e) => "check the password in the URL".to_string(),
+        PasswordSource::Environment if password_refused(e) => {
             "check the password in PGPASSWORD".to_string()
         }
-        PasswordSource::File(path) if e.code() == Some(&SqlState::INVALID_PASSWORD) => {
+        PasswordSource::File(path) if password_refused(e) => {
             format!("check the password for this server in {}", path.display())
         }
         _ => CHECK_THE_URL.to_string(),
@@ -301,6 +298,21 @@ fn cannot_connect(target: &PgTarget, location: &Location, e: &postgres::Error) -
     UserError::runtime(format!("cannot connect to the store {location}: {words}"))
         .with_hint(hint)
         .into()
+}
+
+/// Whether the server, or a pooler in front of it, refused the password.
+/// PgBouncer checks it itself and says so in these words, with a generic
+/// protocol error code rather than PostgreSQL's own.
+fn password_refused(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    e.code() == Some(&SqlState::INVALID_PASSWORD)
+        || e.as_db_error().is_some_and(|db| {
+            [
+                "SASL authentication failed",
+                "password authentication failed",
+            ]
+            .contains(&db.message())
+        })
 }
 
 /// Takes the first-use lock of the store's schema (per database and
