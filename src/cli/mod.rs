@@ -49,8 +49,8 @@ pub struct GlobalArgs {
     /// A postgres:// or postgresql:// URL keeps the store in a PostgreSQL
     /// schema instead (README, "The store on PostgreSQL"); a password
     /// given in it on the command line gets a warning. Each command opens
-    /// one connection: PgBouncer in session mode may pool them, not in
-    /// transaction or statement mode (README, "Many servers").
+    /// one connection per store: PgBouncer in session mode may pool them,
+    /// not in transaction or statement mode (README, "Many servers").
     #[arg(long, env = "TOKENCTL_DB", global = true, value_name = "PATH|URL")]
     pub db: Option<PathBuf>,
 

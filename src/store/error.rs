@@ -21,6 +21,10 @@ pub enum ErrorKind {
     ReadOnly,
     /// No room left to write the change.
     DiskFull,
+    /// A statement reached a PostgreSQL connection set up for this
+    /// schema instead of the store's: a pooler in transaction or statement
+    /// mode hands each transaction to any server connection.
+    OtherSchema(String),
     /// Anything else the engine reported.
     Other,
 }
@@ -83,6 +87,14 @@ impl Error {
                 "cannot write the store {at}: the disk is full; nothing was changed"
             ))
             .with_hint("free some space, then run the command again"),
+            ErrorKind::OtherSchema(schema) => UserError::runtime(format!(
+                "store {at}: a statement reached a connection set up for schema \"{schema}\"; \
+                 nothing was changed"
+            ))
+            .with_hint(
+                "a connection pooler in transaction or statement mode? tokenctl needs session \
+                 mode (PgBouncer: pool_mode = session)",
+            ),
             ErrorKind::Other => {
                 UserError::new(Kind::Runtime, format!("store {at}: {}", self.detail))
             }

@@ -14,13 +14,29 @@ use tempfile::TempDir;
 
 use crate::common::pg::{self, Server as PgServer};
 use crate::common::{TestEnv, missing_tool, skipped};
+use crate::interactive::Pty;
 use crate::serve::{Server, assert_401, assert_ok};
 
 /// The pooler's port: only its socket's name (`.s.PGSQL.6432`), in a
 /// folder of its own; it listens on no TCP address.
 const PORT: u16 = 6432;
 
-/// A PgBouncer in session mode, in a temp folder of its own, passing
+/// The password PgBouncer asks for when its settings say so.
+const PASSWORD: &str = "correct-horse";
+
+/// Session mode, every client trusted.
+const TRUSTING: &str = "pool_mode = session\nauth_type = trust\n";
+
+/// Session mode, `PASSWORD` asked for (SCRAM).
+const ASKING: &str = "pool_mode = session\nauth_type = scram-sha-256\n";
+
+/// Transaction mode on one server connection, which every client's
+/// transactions then take in turn: the mode README "Many servers" rules
+/// out, made deterministic.
+const TRANSACTION_MODE: &str =
+    "pool_mode = transaction\nauth_type = trust\ndefault_pool_size = 1\n";
+
+/// A PgBouncer in a temp folder of its own, passing
 /// every database of the cluster through as the same user.
 struct Bouncer {
     dir: TempDir,
@@ -28,11 +44,11 @@ struct Bouncer {
 }
 
 impl Bouncer {
-    /// Starts one once its socket is there, trusting every client, or
-    /// asking for `password` (SCRAM) when given; `None` when the test is
-    /// skipped (PostgreSQL or PgBouncer not installed, which fails on CI,
-    /// or an existing server, which PgBouncer here does not front).
-    fn start(password: Option<&str>) -> Option<Bouncer> {
+    /// Starts one with `settings` (its pool mode and authentication, see
+    /// `TRUSTING` and the like) once its socket is there; `None` when the
+    /// test is skipped (PostgreSQL or PgBouncer not installed, which fails
+    /// on CI, or an existing server, which PgBouncer here does not front).
+    fn start(settings: &str) -> Option<Bouncer> {
         let cluster = match pg::server()? {
             PgServer::Throwaway(cluster) => cluster,
             PgServer::Existing { .. } => {
@@ -53,11 +69,7 @@ impl Bouncer {
             .expect("temp dir");
         let ini = dir.path().join("pgbouncer.ini");
         let users = dir.path().join("users.txt");
-        let (auth, secret) = match password {
-            Some(password) => ("scram-sha-256", password),
-            None => ("trust", ""),
-        };
-        std::fs::write(&users, format!("\"{}\" \"{secret}\"\n", pg::SUPERUSER))
+        std::fs::write(&users, format!("\"{}\" \"{PASSWORD}\"\n", pg::SUPERUSER))
             .expect("write users");
         std::fs::write(
             &ini,
@@ -68,9 +80,8 @@ impl Bouncer {
                  listen_addr =\n\
                  listen_port = {PORT}\n\
                  unix_socket_dir = {dir}\n\
-                 pool_mode = session\n\
-                 auth_type = {auth}\n\
-                 auth_file = {users}\n",
+                 auth_file = {users}\n\
+                 {settings}",
                 cluster = cluster.dir.display(),
                 dir = dir.path().display(),
                 users = users.display(),
@@ -95,7 +106,9 @@ impl Bouncer {
             .env_clear()
             .stdin(Stdio::null())
             .stdout(File::create(&log).expect("pooler log"))
-            .stderr(File::create(&log).expect("pooler log"));
+            .stderr(Stdio::from(
+                File::options().append(true).open(&log).expect("pooler log"),
+            ));
         let mut child = cmd.spawn().expect("start pgbouncer");
         let socket = dir.path().join(format!(".s.PGSQL.{PORT}"));
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -145,9 +158,9 @@ fn pgbouncer_bin() -> Option<PathBuf> {
 }
 
 /// A PostgreSQL test environment whose commands go through a new pooler.
-fn pooled(password: Option<&str>) -> Option<(TestEnv, Bouncer)> {
+fn pooled(settings: &str) -> Option<(TestEnv, Bouncer)> {
     let mut env = TestEnv::postgres()?;
-    let bouncer = Bouncer::start(password)?;
+    let bouncer = Bouncer::start(settings)?;
     env.db = bouncer.url(&env.pg.as_ref().expect("a PostgreSQL store").name);
     Some((env, bouncer))
 }
@@ -174,7 +187,7 @@ fn backends(env: &TestEnv) -> Vec<String> {
 
 #[test]
 fn commands_through_a_pooler_share_one_server_connection() {
-    let Some((env, _bouncer)) = pooled(None) else {
+    let Some((env, _bouncer)) = pooled(TRUSTING) else {
         return;
     };
     let token = env.create("ci", &["--acl", "deploy"]);
@@ -225,7 +238,7 @@ fn commands_through_a_pooler_share_one_server_connection() {
 
 #[test]
 fn serve_through_a_pooler_refuses_a_token_revoked_through_it() {
-    let Some((env, _bouncer)) = pooled(None) else {
+    let Some((env, _bouncer)) = pooled(TRUSTING) else {
         return;
     };
     let token = env.create("ci", &[]);
@@ -238,9 +251,9 @@ fn serve_through_a_pooler_refuses_a_token_revoked_through_it() {
 
 #[test]
 fn a_password_the_pooler_refuses_is_one_line_naming_where_it_came_from() {
-    const RIGHT: &str = "correct-horse";
+    const RIGHT: &str = PASSWORD;
     const WRONG: &str = "battery-staple";
-    let Some((env, _bouncer)) = pooled(Some(RIGHT)) else {
+    let Some((env, _bouncer)) = pooled(ASKING) else {
         return;
     };
     let created = env
@@ -269,4 +282,96 @@ fn a_password_the_pooler_refuses_is_one_line_naming_where_it_came_from() {
         "{stderr}"
     );
     assert!(out.stdout.is_empty());
+}
+
+/// Two stores in one database (`?schema=a`, `?schema=b`), each with a
+/// token `ci`, and a pooler in transaction mode in front: the test's
+/// environment points at store `a` through the pooler; returns it, the
+/// pooler, the URL of store `b` through the pooler, and each store's
+/// token.
+fn two_stores_in_transaction_mode() -> Option<(TestEnv, Bouncer, PathBuf, String, String)> {
+    let mut env = TestEnv::postgres()?;
+    let bouncer = Bouncer::start(TRANSACTION_MODE)?;
+    let pg = env.pg.as_ref().expect("a PostgreSQL store");
+    let (direct, name) = (pg.url.clone(), pg.name.clone());
+    let with_schema =
+        |url: &Path, schema: &str| PathBuf::from(format!("{}&schema={schema}", url.display()));
+    // Made directly, not through the pooler.
+    env.db = with_schema(Path::new(&direct), "b");
+    let token_b = env.create("ci", &[]);
+    env.db = with_schema(Path::new(&direct), "a");
+    let token_a = env.create("ci", &[]);
+    let pooled = bouncer.url(&name);
+    env.db = with_schema(&pooled, "a");
+    Some((env, bouncer, with_schema(&pooled, "b"), token_a, token_b))
+}
+
+/// What `tokenctl token list` says of store `db`'s tokens: (id, status).
+fn listed(env: &TestEnv, db: &Path) -> Vec<(String, String)> {
+    let out = env
+        .cmd(&["token", "list", "--all", "-o", "json"])
+        .env("TOKENCTL_DB", db)
+        .output()
+        .expect("run tokenctl");
+    assert!(out.status.success(), "{out:?}");
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|t| {
+            (
+                t["id"].as_str().unwrap().into(),
+                t["status"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
+
+/// In transaction mode, a command's statements after the first may reach
+/// a server connection another client set up for its own store. Here
+/// store `b`'s command runs while `a`'s waits at its prompt, on the one
+/// server connection: `a`'s next statements would read and change store
+/// `b`. They are refused instead.
+#[test]
+fn a_pooler_in_transaction_mode_is_refused_rather_than_reaching_another_store() {
+    let Some((env, _bouncer, store_b, token_a, token_b)) = two_stores_in_transaction_mode() else {
+        return;
+    };
+    let direct_b = PathBuf::from(format!("{}&schema=b", env.pg.as_ref().unwrap().url));
+    let direct_a = PathBuf::from(format!("{}&schema=a", env.pg.as_ref().unwrap().url));
+    let before = (listed(&env, &direct_a), listed(&env, &direct_b));
+
+    // verify on store a, given store b's token.
+    let mut pty = Pty::spawn(&env, &["token", "verify"]);
+    pty.expect("Token");
+    listed(&env, &store_b);
+    pty.send(&format!("{token_b}\r"));
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 1, "{seen}");
+    assert!(
+        seen.contains("a statement reached a connection set up for schema \"b\""),
+        "{seen}"
+    );
+    assert!(seen.contains("pool_mode = session"), "{seen}");
+
+    // revoke on store a, after its confirmation.
+    let mut pty = Pty::spawn(&env, &["token", "revoke", "ci"]);
+    pty.expect("Revoke 1 token (ci)?");
+    listed(&env, &store_b);
+    pty.send("y\r");
+    let (code, seen) = pty.finish();
+    assert_eq!(code, 1, "{seen}");
+    assert!(seen.contains("nothing was changed"), "{seen}");
+
+    // Nothing changed in either store, and each token still works on its own.
+    assert_eq!((listed(&env, &direct_a), listed(&env, &direct_b)), before);
+    for (db, token) in [(&direct_a, &token_a), (&direct_b, &token_b)] {
+        let out = env
+            .cmd(&["token", "verify"])
+            .env("TOKENCTL_DB", db)
+            .write_stdin(format!("{token}\n"))
+            .output()
+            .expect("run tokenctl");
+        assert!(out.status.success(), "{out:?}");
+    }
 }

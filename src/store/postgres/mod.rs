@@ -375,6 +375,36 @@ fn table_count(
     Ok(client.query_one(TABLE_COUNT, &[&schema])?.get(0))
 }
 
+/// The writers' lock, and the schema the session's `search_path` reached
+/// it through (see `on_the_store_schema`).
+pub(super) const LOCK: &str =
+    "SELECT current_schema()::text FROM meta WHERE key = 'schema_version' FOR UPDATE";
+
+/// Refuses a statement that ran with another schema first on its
+/// `search_path` than the store's. The path is set once per session (see
+/// `settings`), which a pooler in transaction or statement mode does not
+/// keep: the statements of one command may reach server connections set
+/// up by other clients, for other stores. Writes check it in the lock that
+/// starts them, token reads in their rows, so a misrouted command reads
+/// and changes nothing of another store.
+pub(super) fn on_the_store_schema(
+    location: &Location,
+    reached: Option<String>,
+) -> Result<(), Error> {
+    let expected = match location {
+        Location::Postgres(target) => target.schema(),
+        Location::Sqlite(_) => return Ok(()),
+    };
+    match reached {
+        Some(schema) if schema == expected => Ok(()),
+        other => Err(Error::new(
+            ErrorKind::OtherSchema(other.unwrap_or_else(|| "(none)".into())),
+            location,
+            "",
+        )),
+    }
+}
+
 /// A transaction holding the writers' lock: the one row every write locks
 /// first. `query_one` fails if the row were missing, rather than letting
 /// writers run unserialised.
@@ -383,11 +413,10 @@ fn begin_write<'c>(
     location: &Location,
 ) -> anyhow::Result<postgres::Transaction<'c>> {
     let mut tx = client.transaction().map_err(|e| sql_error(location, e))?;
-    tx.query_typed_one(
-        "SELECT 1 FROM meta WHERE key = 'schema_version' FOR UPDATE",
-        &[],
-    )
-    .map_err(|e| sql_error(location, e))?;
+    let row = tx
+        .query_typed_one(LOCK, &[])
+        .map_err(|e| sql_error(location, e))?;
+    on_the_store_schema(location, row.get(0))?;
     Ok(tx)
 }
 

@@ -30,6 +30,7 @@ use std::time::Duration;
 use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
 use tokio_postgres::{Client, Row, Statement};
 
+use super::on_the_store_schema;
 use super::queries::token_from_row;
 use super::{PgTarget, engine_words, sql_error};
 use crate::model::{Account, Found};
@@ -51,7 +52,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 const LOOKUP: &str = "SELECT t.id, t.account_id, a.name, t.name, t.secret_hash,
         t.prev_secret_hash, t.prev_valid_until, t.acls::text, t.allow_ips::text, t.note,
         t.created_at, t.expires_at, t.last_used_at, t.last_used_ip, t.disabled_at,
-        t.revoked_at, a.acls::text, a.suspended, a.deleted_at IS NULL, a.created_at
+        t.revoked_at, a.acls::text, a.suspended, a.deleted_at IS NULL, a.created_at,
+        current_schema()::text
     FROM tokens t JOIN accounts a ON a.id = t.account_id
     WHERE t.id = ANY($1)";
 
@@ -374,6 +376,7 @@ impl PgPool {
 
     /// A `LOOKUP` row as the token and its account while live.
     fn found(&self, row: &Row) -> Result<Found, Error> {
+        on_the_store_schema(&self.location, row.get(20))?;
         let token = token_from_row(row, &self.location)?;
         let live: bool = row.get(18);
         let account = if live {

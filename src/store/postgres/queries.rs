@@ -5,7 +5,7 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::{GenericClient, Row, Transaction};
 
 use super::params::{Param, typed};
-use super::{Pg, sql_error};
+use super::{Pg, on_the_store_schema, sql_error};
 use crate::model::{Account, CataloguedPrivilege, Event, Token};
 use crate::store::Location;
 use crate::store::{Changes, Error, EventQuery, Queries, Result, TokenQuery};
@@ -15,6 +15,9 @@ pub(super) const TOKEN_COLUMNS: &str = "t.id, t.account_id, a.name, t.name, t.se
     t.prev_secret_hash, t.prev_valid_until, t.acls::text, t.allow_ips::text, t.note,
     t.created_at, t.expires_at, t.last_used_at, t.last_used_ip, t.disabled_at, t.revoked_at,
     a.acls::text, a.suspended";
+
+/// How many columns `TOKEN_COLUMNS` names.
+pub(super) const TOKEN_COLUMN_COUNT: usize = 18;
 
 pub(super) const ACCOUNT_COLUMNS: &str = "id, name, acls::text, suspended, created_at";
 
@@ -51,7 +54,10 @@ impl<C: GenericClient> Pg<C> {
             .map_err(|e| self.fail(e))
     }
 
+    /// A row of `TOKEN_COLUMNS` followed by `current_schema()`, which must
+    /// be the store's (see `on_the_store_schema`).
     pub(super) fn token(&self, row: &Row) -> Result<Token> {
+        on_the_store_schema(&self.location, row.get(TOKEN_COLUMN_COUNT))?;
         token_from_row(row, &self.location)
     }
 
@@ -77,7 +83,7 @@ impl<C: GenericClient> Pg<C> {
 impl<C: GenericClient> Queries for Pg<C> {
     fn token_by_id(&self, id: &str) -> Result<Option<Token>> {
         let sql = format!(
-            "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN accounts a ON a.id = t.account_id
+            "SELECT {TOKEN_COLUMNS}, current_schema()::text FROM tokens t JOIN accounts a ON a.id = t.account_id
              WHERE t.id = $1"
         );
         self.opt(&sql, &[&id])?.map(|r| self.token(&r)).transpose()
@@ -85,7 +91,7 @@ impl<C: GenericClient> Queries for Pg<C> {
 
     fn resolve_token(&self, account_id: i64, name_or_id: &str) -> Result<Option<Token>> {
         let sql = format!(
-            "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN accounts a ON a.id = t.account_id
+            "SELECT {TOKEN_COLUMNS}, current_schema()::text FROM tokens t JOIN accounts a ON a.id = t.account_id
              WHERE t.account_id = $1 AND (
                  (t.name = $2 AND t.revoked_at IS NULL)
                  OR (t.id = $2 AND NOT EXISTS (SELECT 1 FROM tokens n WHERE n.account_id = $1
@@ -102,7 +108,7 @@ impl<C: GenericClient> Queries for Pg<C> {
         f: &mut dyn FnMut(Token) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
         let sql = format!(
-            "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN accounts a ON a.id = t.account_id
+            "SELECT {TOKEN_COLUMNS}, current_schema()::text FROM tokens t JOIN accounts a ON a.id = t.account_id
              WHERE ($1::bigint IS NULL OR t.account_id = $1)
                AND ($2 OR t.revoked_at IS NULL)
                AND ($3::text IS NULL OR strpos(lower(t.name), lower($3::text COLLATE \"C\")) > 0)

@@ -25,7 +25,7 @@ impl<C: GenericClient> Pg<C> {
             })
             .collect::<Result<Vec<_>>>()?;
         let sql = format!(
-            "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN accounts a ON a.id = t.account_id
+            "SELECT {TOKEN_COLUMNS}, current_schema()::text FROM tokens t JOIN accounts a ON a.id = t.account_id
              ORDER BY t.id"
         );
         let tokens = self
