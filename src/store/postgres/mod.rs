@@ -385,8 +385,9 @@ pub(super) const LOCK: &str =
 /// `settings`), which a pooler in transaction or statement mode does not
 /// keep: the statements of one command may reach server connections set
 /// up by other clients, for other stores. Writes check it in the lock that
-/// starts them, token reads in their rows, so a misrouted command reads
-/// and changes nothing of another store.
+/// starts them, token reads in their rows (lists in their filter, which
+/// then selects nothing), so a misrouted command reads and changes nothing
+/// of another store's tokens.
 pub(super) fn on_the_store_schema(
     location: &Location,
     reached: Option<String>,

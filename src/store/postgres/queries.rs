@@ -71,6 +71,14 @@ impl<C: GenericClient> Pg<C> {
         })
     }
 
+    /// The store's schema.
+    fn schema(&self) -> String {
+        match &self.location {
+            Location::Postgres(target) => target.schema().to_string(),
+            Location::Sqlite(_) => String::new(),
+        }
+    }
+
     fn list(&self, text: &str) -> Result<Vec<String>> {
         list_from_text(text, &self.location)
     }
@@ -108,27 +116,32 @@ impl<C: GenericClient> Queries for Pg<C> {
         f: &mut dyn FnMut(Token) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
         let sql = format!(
-            "SELECT {TOKEN_COLUMNS}, current_schema()::text FROM tokens t JOIN accounts a ON a.id = t.account_id
+            "SELECT {TOKEN_COLUMNS} FROM tokens t JOIN accounts a ON a.id = t.account_id
              WHERE ($1::bigint IS NULL OR t.account_id = $1)
                AND ($2 OR t.revoked_at IS NULL)
                AND ($3::text IS NULL OR strpos(lower(t.name), lower($3::text COLLATE \"C\")) > 0)
                AND ($4::bigint IS NULL OR t.expires_at <= $4)
                AND ($5::bigint IS NULL OR coalesce(t.last_used_at, t.created_at) < $5)
+               -- Evaluated once (it names no column): a list read on a
+               -- connection set up for another store shows none of it.
+               AND current_schema()::text = $6
              ORDER BY t.name, a.name, t.created_at, t.id"
         );
-        let params: [&dyn Param; 5] = [
+        let schema = self.schema();
+        let params: [&dyn Param; 6] = [
             &query.account_id,
             &query.include_revoked,
             &query.search,
             &query.expired_at,
             &query.unused_since,
+            &schema,
         ];
         let mut client = self.client.borrow_mut();
         let mut rows = client
             .query_typed_raw(&sql, typed(&params))
             .map_err(|e| self.fail(e))?;
         while let Some(row) = rows.next().map_err(|e| self.fail(e))? {
-            let token = self.token(&row)?;
+            let token = token_from_row(&row, &self.location)?;
             if query.matches_glob(&token.name) {
                 f(token)?;
             }
