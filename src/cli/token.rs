@@ -298,9 +298,6 @@ pub struct RevokeAllArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// A privilege the token must grant (comma list; repeatable)
-    ///
-    /// Once the store's catalogue holds any privilege, one outside it is
-    /// exit 2 whatever the token, as serve answers 400 to it.
     #[arg(long, value_name = "ACL", add = ArgValueCompleter::new(complete::privileges))]
     pub acl: Vec<String>,
 

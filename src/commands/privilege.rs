@@ -243,40 +243,13 @@ pub fn check_given(
             )
         }));
     }
-    outside_catalogue(catalogue, given)?;
-    Ok(None)
-}
-
-/// `token verify --acl`: privileges asked for (as typed) outside a
-/// catalogue that holds any are exit 2, as serve answers 400: a typo in a
-/// check would otherwise read as `forbidden` for every token. Reads the
-/// catalogue only when something other than `all` is asked for.
-pub fn check_wanted(store: &dyn Queries, asked: &[String]) -> Result<()> {
-    let asked: Vec<&str> = asked
-        .iter()
-        .map(String::as_str)
-        .filter(|p| *p != ALL)
-        .collect();
-    if asked.is_empty() {
-        return Ok(());
-    }
-    let catalogue = store.catalogue()?;
-    if catalogue.is_empty() {
-        return Ok(());
-    }
-    outside_catalogue(catalogue, asked)
-}
-
-/// Exit 2 naming those of `given` not in `catalogue`, with the close ones
-/// as a hint.
-fn outside_catalogue(catalogue: Vec<CataloguedPrivilege>, given: Vec<&str>) -> Result<()> {
     let known: Vec<String> = catalogue.into_iter().map(|p| p.name).collect();
     let outside: Vec<&str> = given
         .into_iter()
         .filter(|p| !known.iter().any(|k| k == p))
         .collect();
     let Some(first) = outside.first() else {
-        return Ok(());
+        return Ok(None);
     };
     let message = match outside.len() {
         1 => format!("privilege '{first}' is not in the catalogue"),

@@ -413,34 +413,25 @@ fn serve_answers_400_to_an_acl_outside_the_catalogue_without_a_restart(
     assert_eq!(server.bearer("/verify?acl=dpeloy", &token).status, 400);
 }
 
+/// verify's outcomes are its own (tokenctl-token-verify(1)): a privilege
+/// outside the catalogue is one the token does not grant, `forbidden`,
+/// where serve answers the proxy's wrong query with 400.
 #[rstest]
-fn verify_refuses_an_acl_outside_the_catalogue_as_serve_does(
+fn verify_answers_forbidden_for_an_acl_outside_the_catalogue(
     #[values(Sqlite, Postgres)] backend: Backend,
 ) {
     let Some(env) = TestEnv::on(backend) else {
         return;
     };
     let token = env.create("ci", &["--acl", "deploy"]);
-    // An empty catalogue accepts any name: the token lacks it.
-    assert_eq!(
-        env.verify(&token, &["--acl", "dpeloy"]).status.code(),
-        Some(5)
-    );
-
     env.ok(&["privilege", "add", "--from-use"]);
-    for asked in ["dpeloy", "deploy,dpeloy", "all,dpeloy"] {
-        let out = env.verify(&token, &["--acl", asked]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "--acl {asked}: {stderr}");
-        assert!(
-            stderr.starts_with("error: privilege 'dpeloy' is not in the catalogue\n"),
-            "{stderr}"
-        );
-        assert!(stderr.contains("did you mean deploy?"), "{stderr}");
-        assert!(out.stdout.is_empty());
-    }
+    let out = env.verify(&token, &["--acl", "dpeloy"]);
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("forbidden"),
+        "{out:?}"
+    );
     assert!(env.verify(&token, &["--acl", "deploy"]).status.success());
-    assert_eq!(env.verify(&token, &["--acl", "all"]).status.code(), Some(5));
 }
 
 #[rstest]
