@@ -30,8 +30,8 @@ use std::time::Duration;
 use tokio::sync::{Mutex, Semaphore, mpsc, oneshot};
 use tokio_postgres::{Client, Row, Statement};
 
-use super::on_the_store_schema;
 use super::queries::token_from_row;
+use super::{LOCK, on_the_store_schema};
 use super::{PgTarget, engine_words, sql_error};
 use crate::model::{Account, Found};
 use crate::store::error::{Error, ErrorKind};
@@ -56,9 +56,6 @@ const LOOKUP: &str = "SELECT t.id, t.account_id, a.name, t.name, t.secret_hash,
         current_schema()::text
     FROM tokens t JOIN accounts a ON a.id = t.account_id
     WHERE t.id = ANY($1)";
-
-/// Every write takes the writers' row first (see `PgStore::write`).
-const LOCK: &str = "SELECT 1 FROM meta WHERE key = 'schema_version' FOR UPDATE";
 
 /// A batch of uses in one statement; a time never moves backwards, as
 /// uses from several servers may arrive late.
@@ -402,7 +399,8 @@ fn gone(e: &tokio_postgres::Error, c: Option<&Connection>) -> bool {
     e.is_closed() || c.is_some_and(|c| c.client.is_closed()) || matches!(class, Some("57" | "08"))
 }
 
-/// The Last Used transaction: the writers' lock, then the batch.
+/// The Last Used transaction: the writers' lock (every write takes it
+/// first, see `PgStore::write`), then the batch.
 async fn record(
     c: &mut Connection,
     ids: &[&str],
